@@ -1,0 +1,1 @@
+"""Instantiations of the claims' assumptions as torch models, batched over instances."""

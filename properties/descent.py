@@ -1,0 +1,108 @@
+"""Properties of family ``descent`` on quadratics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from hypothesis import strategies as st
+
+from models.quadratic import Quadratic
+from properties.strategies import dimension_of, quadratics, step_counts, unit_interval, vectors
+from theory import descent
+from trajcheck.core import Batch, Limits, Measurement, Params, Property
+
+
+@st.composite
+def _lemma_instances(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(quadratics(limits))
+    d = len(params["spectrum"])
+    params["center"] = draw(vectors(d))
+    params["fstar"] = draw(st.floats(-10.0, 10.0))
+    params["x"] = draw(vectors(d))
+    aL = draw(st.floats(0.0, 2.0, exclude_min=True, exclude_max=True))
+    params["a"] = aL / params["spectrum"][0]
+    return params
+
+
+def _quadratic(batch: Batch) -> Quadratic:
+    return Quadratic.from_spectrum(
+        batch["spectrum"], batch["rotation"], batch.get("center"), batch.get("fstar")
+    )
+
+
+def measure_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """f(U_a(x)) <= f(x) - a(1 - aL/divisor)||grad f(x)||^2."""
+    q, x, a = _quadratic(batch), batch["x"], batch["a"]
+    L = q.smoothness
+    f_x, g = q.value(x), q.grad(x)
+    grad_sq = (g * g).sum(-1)
+    displacement = (x - q.center).norm(dim=-1)
+    rounded_terms = (
+        f_x.abs()
+        + q.fstar.abs()
+        + a * grad_sq
+        + L * displacement * (x.norm(dim=-1) + q.center.norm(dim=-1))
+    )
+    return Measurement(
+        lhs=q.value(q.inner_step(x, a)),
+        rhs=descent.descent_lemma_bound(f_x, grad_sq, a, L, divisor=constants["divisor"]),
+        scale=rounded_terms,
+        notes={"a*L": a * L},
+    )
+
+
+@st.composite
+def _contraction_instances(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(quadratics(limits, min_ratio=1e-3))
+    d = len(params["spectrum"])
+    params["center"] = draw(vectors(d))
+    params["x0"] = draw(vectors(d))
+    params["error"] = draw(vectors(d))
+    K = draw(step_counts(limits))
+    params["K"] = K
+    params["j"] = draw(st.integers(0, K))
+    mu, L = min(params["spectrum"]), params["spectrum"][0]
+    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
+    return params
+
+
+def measure_contraction(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """||x~_K - x_K|| <= q^(K-j) ||e|| for an error e injected into iterate j."""
+    q, a, K, j = _quadratic(batch), batch["a"], batch["K"], batch["j"]
+    x = batch["x0"]
+    perturbed = x
+    largest = x.norm(dim=-1)
+    for k in range(int(K.max().item()) + 1):
+        perturbed = torch.where(j.eq(k).unsqueeze(-1), x + batch["error"], perturbed)
+        largest = torch.maximum(largest, perturbed.norm(dim=-1))
+        active = (k < K).unsqueeze(-1)
+        x = torch.where(active, q.inner_step(x, a), x)
+        perturbed = torch.where(active, q.inner_step(perturbed, a), perturbed)
+        largest = torch.maximum(largest, torch.maximum(x.norm(dim=-1), perturbed.norm(dim=-1)))
+    factor = descent.contraction_factor(q.strong_convexity, q.smoothness, a)
+    return Measurement(
+        lhs=(perturbed - x).norm(dim=-1),
+        rhs=descent.contracted_error(batch["error"].norm(dim=-1), factor, K - j),
+        scale=largest,
+        notes={
+            "q": factor,
+            "K-j": (K - j).to(a.dtype),
+            "a(mu+L)/2": a * (q.strong_convexity + q.smoothness) / 2,
+        },
+    )
+
+
+LEMMA = Property(
+    claim=descent.LEMMA,
+    instances=lambda limits: _lemma_instances(limits),
+    measure=measure_lemma,
+    dimension=dimension_of,
+)
+
+ERROR_CONTRACTION = Property(
+    claim=descent.ERROR_CONTRACTION,
+    instances=lambda limits: _contraction_instances(limits),
+    measure=measure_contraction,
+    dimension=dimension_of,
+)

@@ -1,0 +1,89 @@
+"""Properties of family ``smoothing`` on quadratics with a chosen spectrum."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from hypothesis import strategies as st
+
+from models.quadratic import Quadratic, lmax
+from properties.strategies import dimension_of, quadratics, step_counts
+from theory import smoothing
+from trajcheck.core import Batch, Limits, Measurement, Params, Property
+
+
+def smoothing_instances(
+    limits: Limits, *, max_aL: float, min_steps: int
+) -> st.SearchStrategy[Params]:
+    """A quadratic, a step a with a*L in (0, max_aL], and a number K of inner steps."""
+
+    @st.composite
+    def draw_instance(draw: st.DrawFn) -> Params:
+        params = draw(quadratics(limits))
+        aL = draw(st.floats(0.0, max_aL, exclude_min=True))
+        params["a"] = aL / params["spectrum"][0]
+        params["K"] = draw(step_counts(limits, min_steps))
+        return params
+
+    return draw_instance()
+
+
+def _quadratic(batch: Batch) -> tuple[Quadratic, torch.Tensor, torch.Tensor]:
+    return Quadratic.from_spectrum(batch["spectrum"], batch["rotation"]), batch["a"], batch["K"]
+
+
+def measure_monotone(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """lmax(Hess F_{K+1}) <= lmax(Hess F_K) and lmax(Hess F_K) <= L."""
+    q, a, K = _quadratic(batch)
+    now = lmax(q.adapted_hessian(a, K))
+    after = lmax(q.adapted_hessian(a, K + 1))
+    L = q.smoothness
+    return Measurement(
+        lhs=torch.stack([after, now], dim=-1),
+        rhs=torch.stack([now, L], dim=-1),
+        scale=L,
+        parts=("lmax Hess F_{K+1} <= lmax Hess F_K", "lmax Hess F_K <= L"),
+        notes={"a*L": a * L},
+    )
+
+
+def measure_rate(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """lmax(Hess F_K) <= factor * g(min(L, 1/(a(2K+1))))."""
+    q, a, K = _quadratic(batch)
+    L = q.smoothness
+    return Measurement(
+        lhs=lmax(q.adapted_hessian(a, K)),
+        rhs=smoothing.adapted_curvature_bound(L, a, K, factor=constants["factor"]),
+        scale=L,
+        notes={"a*L": a * L, "peak/L": 1 / (a * (2 * K + 1) * L)},
+    )
+
+
+def measure_below_smoothness(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """lmax(Hess F_K) <= L."""
+    q, a, K = _quadratic(batch)
+    L = q.smoothness
+    return Measurement(lhs=lmax(q.adapted_hessian(a, K)), rhs=L, scale=L, notes={"a*L": a * L})
+
+
+QUADRATIC = Property(
+    claim=smoothing.QUADRATIC,
+    instances=lambda limits: smoothing_instances(limits, max_aL=2.0, min_steps=0),
+    measure=measure_monotone,
+    dimension=dimension_of,
+)
+
+QUADRATIC_RATE = Property(
+    claim=smoothing.QUADRATIC_RATE,
+    instances=lambda limits: smoothing_instances(limits, max_aL=1.0, min_steps=1),
+    measure=measure_rate,
+    dimension=dimension_of,
+)
+
+ANY_STEP = Property(
+    claim=smoothing.ANY_STEP,
+    instances=lambda limits: smoothing_instances(limits, max_aL=4.0, min_steps=1),
+    measure=measure_below_smoothness,
+    dimension=dimension_of,
+)

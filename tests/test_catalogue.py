@@ -1,0 +1,63 @@
+"""Every discovered claim gets the verdict the catalogue expects, and every mutant dies.
+
+These are searches, not fixed instances: a true theorem that the search breaks, a false
+claim it cannot refute, or a mutant that survives turns the session red.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from trajcheck.discovery import discover
+from trajcheck.runner import search
+
+CATALOGUE = discover()
+ENTRIES = list(CATALOGUE)
+MUTANTS = [(e, m) for e in ENTRIES for m in e.prop.claim.mutants]
+
+
+def test_catalogue_holds_the_issue_claims() -> None:
+    ids = set(CATALOGUE.entries)
+    assert {
+        "smoothing.quadratic",
+        "smoothing.quadratic_rate",
+        "smoothing.any_step",
+        "descent.lemma",
+        "descent.error_contraction",
+    } <= ids
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.prop.claim.id)
+def test_claim_verdict_is_as_expected(entry, trajcheck_profile, trajcheck_device) -> None:
+    claim = entry.prop.claim
+    outcome = search(entry.prop, None, trajcheck_profile, trajcheck_device)
+    assert outcome.error is None, outcome.error
+    if claim.expected == "holds":
+        assert outcome.verdict == "holds", outcome.counterexample
+        assert outcome.examples >= trajcheck_profile.examples
+    elif claim.expected == "fails":
+        assert outcome.verdict == "fails", f"not refuted in {outcome.examples} examples"
+        assert outcome.counterexample is not None
+        assert outcome.counterexample.margin < -claim.rtol
+
+
+@pytest.mark.parametrize(
+    ("entry", "mutant"), MUTANTS, ids=lambda x: getattr(x, "name", None) or x.prop.claim.id
+)
+def test_mutant_is_refuted_by_the_search(entry, mutant, trajcheck_profile, trajcheck_device):
+    outcome = search(entry.prop, mutant, trajcheck_profile, trajcheck_device)
+    assert outcome.verdict == "fails", (
+        f"{entry.prop.claim.mutant_id(mutant)} survived {outcome.examples} examples"
+    )
+
+
+def test_any_step_counterexample_is_one_dimensional_past_the_boundary(
+    trajcheck_profile, trajcheck_device
+) -> None:
+    outcome = search(
+        CATALOGUE.entries["smoothing.any_step"].prop, None, trajcheck_profile, trajcheck_device
+    )
+    found = outcome.counterexample
+    assert found is not None
+    assert found.dimension == 1
+    assert found.notes["a*L"] > 2.0  # the theorem's boundary: the search cannot go below it

@@ -1,0 +1,160 @@
+"""The command line end to end: files written, exit codes, and usage errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trajcheck.cli import main
+from trajcheck.report import load_results
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ci-profile run of the whole catalogue, shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("run") / "ci"
+    assert main(["verify", "--profile", "ci", "--seed", "3", "--out", str(out)]) == 0
+    return out
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_verify_writes_results_reports_and_counterexamples(run_folder: Path) -> None:
+    document = json.loads((run_folder / "results.json").read_text())
+    for field in ("version", "profile", "device", "seed", "seconds", "claims"):
+        assert field in document
+    assert document["profile"] == "ci" and document["seed"] == 3
+    claims = {c["id"]: c for c in document["claims"]}
+    for claim in claims.values():
+        for field in (
+            "id", "family", "kind", "source", "expected", "verdict", "as_expected",
+            "examples", "worst_margin", "seconds", "counterexample", "certificate", "mutants",
+        ):  # fmt: skip
+            assert field in claim
+        assert claim["as_expected"], claim["id"]
+    any_step = claims["smoothing.any_step"]["counterexample"]
+    assert any_step["dimension"] == 1 and any_step["notes"]["a*L"] > 2
+    assert any_step["replay"].startswith("trajcheck replay ")
+    assert (run_folder / "counterexamples" / "smoothing.any_step.json").is_file()
+    assert (run_folder / "counterexamples" / "descent.lemma~aL-over-4.json").is_file()
+    markdown = (run_folder / "report.md").read_text()
+    assert "| smoothing.any_step |" in markdown and "a*L = " in markdown
+    assert (run_folder / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_replay_reproduces_a_counterexample(run_folder: Path, capsys) -> None:
+    path = run_folder / "counterexamples" / "smoothing.any_step.json"
+    assert main(["replay", str(path)]) == 0
+    out = capsys.readouterr().out
+    recorded = json.loads(path.read_text())
+    assert f"lhs:    {recorded['lhs']!r}" in out and "violated" in out
+
+
+def test_report_rebuilds_the_same_files_from_results_json(run_folder: Path, tmp_path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(run_folder, copy)
+    (copy / "report.md").unlink()
+    (copy / "report.html").unlink()
+    assert main(["report", str(copy)]) == 0
+    assert (copy / "report.md").read_text() == (run_folder / "report.md").read_text()
+    assert (copy / "report.html").read_text() == (run_folder / "report.html").read_text()
+    assert load_results(copy)["claims"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["verify", "no.such.claim"], "unknown claim or family 'no.such.claim'"),
+        (["verify", "smoothing.quadratc"], "did you mean smoothing.quadratic"),
+        (["verify", "--profile", "nope"], "unknown profile 'nope'"),
+        (["verify", "--module", "/no/such/file.py"], "no such file"),
+        (["verify", "--seed", "-1"], "--seed"),
+        (["show", "nothing.here"], "unknown claim or family"),
+        (["replay", "/no/such/counterexample.json"], "unreadable"),
+        (["report", "/no/such/folder"], "holds no results.json"),
+    ],
+)
+def test_usage_errors_print_one_line_and_exit_2(args, message, capsys) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("trajcheck: error: ")
+    assert message in err
+
+
+def test_cuda_without_a_gpu_is_a_usage_error(capsys, monkeypatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(["verify", "--device", "cuda"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_errors_leave_an_earlier_run_untouched(run_folder: Path, tmp_path, capsys) -> None:
+    earlier = tmp_path / "earlier"
+    shutil.copytree(run_folder, earlier)
+    before = _snapshot(earlier)
+    bad_module = tmp_path / "bad.py"
+    bad_module.write_text("raise RuntimeError('broken on import')")
+    unreadable = tmp_path / "unreadable.py"
+    unreadable.mkdir()  # a folder where a file is expected cannot be read as a module
+    for args in (
+        ["verify", "descent", "--out", str(earlier)],  # already holds a run, no --force
+        ["verify", "no.such.claim", "--out", str(earlier), "--force"],
+        ["verify", "--profile", "nope", "--out", str(earlier), "--force"],
+        ["verify", "--module", str(bad_module), "--out", str(earlier), "--force"],
+        ["verify", "--module", str(unreadable), "--out", str(earlier), "--force"],
+    ):
+        assert main(args) == 2, args
+        assert _snapshot(earlier) == before, args
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "broken on import" in err
+
+
+def test_force_replaces_a_run(run_folder: Path, tmp_path) -> None:
+    earlier = tmp_path / "earlier"
+    shutil.copytree(run_folder, earlier)
+    (earlier / "notes.txt").write_text("mine")
+    code = main(["verify", "descent.lemma", "--profile", "ci", "--out", str(earlier), "--force"])
+    assert code == 0
+    assert [c["id"] for c in load_results(earlier)["claims"]] == ["descent.lemma"]
+    # the earlier run's counterexamples went with it; files that are not the run's stayed
+    assert sorted(p.name for p in (earlier / "counterexamples").iterdir()) == [
+        "descent.lemma~aL-over-4.json"
+    ]
+    assert (earlier / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", "[1, 2, 3]", json.dumps({"version": "1", "claims": "many"})],
+)
+def test_malformed_results_json_is_refused(tmp_path, content, capsys) -> None:
+    (tmp_path / "results.json").write_text(content)
+    assert main(["report", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("trajcheck: error: ")
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_list_and_show(capsys) -> None:
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["id"] for r in rows} >= {"smoothing.any_step", "descent.lemma"}
+    assert main(["show", "descent.lemma"]) == 0
+    out = capsys.readouterr().out
+    assert "descent.lemma~aL-over-4" in out and "Nesterov" in out
+
+
+def test_console_script_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "trajcheck", "list"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and "smoothing.quadratic" in done.stdout

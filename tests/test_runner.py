@@ -1,0 +1,91 @@
+"""The runner: margins, verdicts, errors, shrinking and reproducibility."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tests.helpers import nan_measure, raising_measure, toy_claim, toy_property
+from trajcheck.core import Measurement, Mutant
+from trajcheck.profiles import get_profile
+from trajcheck.runner import evaluate, margins, run_claim, search
+
+CPU = torch.device("cpu")
+CI = get_profile("ci")
+
+
+def test_margin_is_relative_to_rhs_or_scale() -> None:
+    lhs, rhs = torch.tensor([1.0, 3.0]), torch.tensor([2.0, 2.0])
+    assert margins(lhs, rhs, None).tolist() == [0.5, -0.5]
+    scale = torch.tensor([4.0, 1.0])
+    assert margins(lhs, rhs, scale).tolist() == [0.25, -0.5]
+    parts = margins(torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0]]), torch.tensor([8.0]))
+    assert parts.tolist() == [[0.125, 0.0]]
+
+
+def test_true_claim_holds_and_reports_its_tightness() -> None:
+    outcome = search(toy_property(), None, CI, CPU)
+    assert outcome.verdict == "holds"
+    assert outcome.examples >= CI.examples
+    assert outcome.worst_margin == 0.0  # x^2 <= x^2 is tight everywhere
+
+
+def test_mutant_is_refuted_and_shrunk() -> None:
+    claim = toy_claim(mutants=(Mutant("half", "c -> 0.5", {"c": 0.5}),))
+    outcome = search(toy_property(claim), claim.mutants[0], CI, CPU)
+    assert outcome.verdict == "fails"
+    found = outcome.counterexample
+    assert found is not None and found.margin < 0
+    assert found.params["x"] != 0.0  # x = 0 satisfies the mutant; every other x breaks it
+    assert found.lhs == pytest.approx(found.params["x"] ** 2)
+
+
+def test_nan_side_is_an_error_never_a_pass() -> None:
+    outcome = search(toy_property(measure=nan_measure), None, CI, CPU)
+    assert outcome.verdict == "error"
+    assert "non-finite" in (outcome.error or "")
+
+
+def test_raising_measure_is_an_error_and_does_not_propagate() -> None:
+    result = run_claim(toy_property(measure=raising_measure), "test", CI, CPU)
+    assert result.outcome.verdict == "error"
+    assert "the model broke" in (result.outcome.error or "")
+    assert not result.as_expected
+
+
+def test_identity_claims_are_two_sided() -> None:
+    claim = toy_claim(kind="identity", constants={"c": 1.0})
+
+    def off_by_a_bit(batch, constants) -> Measurement:  # type: ignore[no-untyped-def]
+        x = batch["x"]
+        return Measurement(lhs=x * x + (1.0 - 1e-3), rhs=x * x + 1.0)
+
+    prop = toy_property(claim, off_by_a_bit)
+    evaluation = evaluate(prop, {"x": 0.0}, claim.constants, CPU)
+    assert evaluation.margin == pytest.approx(-1e-3)  # lhs < rhs still breaks an identity
+    assert search(prop, None, CI, CPU).verdict == "fails"
+
+
+def test_seeded_searches_repeat_exactly() -> None:
+    claim = toy_claim(mutants=(Mutant("half", "c -> 0.5", {"c": 0.5}),))
+    first = search(toy_property(claim), claim.mutants[0], CI, CPU, seed=7)
+    second = search(toy_property(claim), claim.mutants[0], CI, CPU, seed=7)
+    assert first.counterexample is not None and second.counterexample is not None
+    assert first.counterexample.params == second.counterexample.params
+    assert first.examples == second.examples
+
+
+def test_surviving_mutant_makes_the_result_unexpected() -> None:
+    claim = toy_claim(mutants=(Mutant("looser", "c -> 2", {"c": 2.0}),))
+    result = run_claim(toy_property(claim), "test", CI, CPU)
+    assert result.outcome.verdict == "holds"
+    assert result.mutants[0].outcome.verdict == "holds"
+    assert not result.as_expected
+    assert not math.isnan(result.outcome.seconds)
+
+
+def test_claim_rejects_mutants_of_unknown_constants() -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        toy_claim(mutants=(Mutant("bad", "d -> 1", {"d": 1.0}),))

@@ -1,0 +1,74 @@
+"""Family ``descent``: gradient flow and the correction of errors along a trajectory."""
+
+from typing import Any
+
+from theory._xp import namespace
+from trajcheck.core import Claim, Mutant
+
+
+def descent_lemma_bound(f_x: Any, grad_sq: Any, a: Any, L: Any, divisor: float = 2.0) -> Any:
+    """f(x) - a (1 - a L / divisor) ||grad f(x)||^2; the descent lemma has divisor 2."""
+    return f_x - a * (1 - a * L / divisor) * grad_sq
+
+
+def contraction_factor(mu: Any, L: Any, a: Any) -> Any:
+    """q = max(|1 - a mu|, |1 - a L|): the Lipschitz constant of U_a on mu-strongly convex,
+    L-smooth f when 0 < a <= 2/(mu + L)."""
+    xp = namespace(mu, L, a)
+    return xp.maximum(abs(1 - a * mu), abs(1 - a * L))
+
+
+def contracted_error(error_norm: Any, q: Any, steps: Any) -> Any:
+    """q^steps ||e||: how large an error injected ``steps`` inner steps ago can still be."""
+    return q**steps * error_norm
+
+
+LEMMA = Claim(
+    id="descent.lemma",
+    title="One inner step decreases an L-smooth loss",
+    statement=(
+        "f L-smooth, 0 < a < 2/L: f(U_a(x)) <= f(x) - a(1 - aL/2)||grad f(x)||^2; "
+        "tight on quadratics (top eigenvector)."
+    ),
+    assumptions=("f L-smooth (here: quadratic, A symmetric PSD, L = lmax(A) > 0)", "0 < a < 2/L"),
+    source="established",
+    citation="Nesterov, Lectures on Convex Optimization (2018), Lemma 1.2.3 and eq. (1.2.19)",
+    kind="theorem",
+    expected="holds",
+    rtol=1e-12,
+    tolerance_note=(
+        "1e-12 relative to the size of the rounded terms: max(|rhs|, |f(x)| + |f*| + "
+        "a||g||^2 + L||x - x*||(||x|| + ||x*||)); the last term is the cancellation in "
+        "U_a(x) - x* when x and x* are large and close."
+    ),
+    constants={"divisor": 2.0},
+    mutants=(Mutant("aL-over-4", "1 - aL/2 -> 1 - aL/4", {"divisor": 4.0}),),
+    search_note="quadratics; a*L drawn in (0, 2); x and x* drawn in a box.",
+)
+
+ERROR_CONTRACTION = Claim(
+    id="descent.error_contraction",
+    title="Strong convexity contracts an error injected into a trajectory",
+    statement=(
+        "f mu-strongly convex and L-smooth, 0 < a <= 2/(mu+L): an error e injected into "
+        "iterate j is contracted, ||x~_K - x_K|| <= q^(K-j) ||e||, "
+        "q = max(|1 - a mu|, |1 - a L|)."
+    ),
+    assumptions=(
+        "f mu-strongly convex and L-smooth (here: quadratic with lmin(A) = mu > 0)",
+        "0 < a <= 2/(mu+L)",
+        "0 <= j <= K",
+    ),
+    source="established",
+    citation="Nesterov, Lectures on Convex Optimization (2018), Theorem 2.1.15",
+    kind="theorem",
+    expected="holds",
+    rtol=1e-12,
+    tolerance_note=(
+        "1e-12 relative to max(rhs, the largest iterate norm): the two trajectories are "
+        "subtracted, so rounding is relative to the iterates, not to the error."
+    ),
+    search_note="quadratics with condition number up to 1e3; a = s * 2/(mu+L), s in (0, 1].",
+)
+
+CLAIMS = (LEMMA, ERROR_CONTRACTION)

@@ -1,0 +1,91 @@
+"""Family ``smoothing``: do trajectories (inner gradient steps) flatten the landscape?
+
+Notation (CLAIMS.md): ``U_a(x) = x - a grad f(x)`` is one inner step, ``F_K = f o U_a^K``.
+For a quadratic ``f(x) = 1/2 (x - x*)' A (x - x*) + f*`` with ``L = lmax(A)``,
+
+    Hess F_K = (I - aA)^K A (I - aA)^K,
+
+whose eigenvalues are ``g(l) = l (1 - a l)^(2K)`` over the eigenvalues ``l`` of ``A``.
+"""
+
+from typing import Any
+
+from theory._xp import namespace
+from trajcheck.core import Claim, Mutant
+
+CURVATURE_TOLERANCE = (
+    "1e-12 relative to L: Hess F_K = (I-aA)^K A (I-aA)^K is formed in float64 with an "
+    "absolute rounding error of about K*eps*L (K <= 64), and eigvalsh adds d*eps*L."
+)
+
+
+def spectral_filter(eigenvalue: Any, a: Any, K: Any) -> Any:
+    """g(l) = l (1 - a l)^(2K): the curvature that K inner steps leave of eigenvalue l."""
+    return eigenvalue * (1 - a * eigenvalue) ** (2 * K)
+
+
+def adapted_curvature_bound(L: Any, a: Any, K: Any, factor: float = 1.0) -> Any:
+    """factor * g(min(L, 1/(a(2K+1)))): the peak of g over [0, L] when 0 < a <= 1/L.
+
+    g'(l) = (1 - a l)^(2K-1) (1 - a(2K+1) l) vanishes at l = 1/(a(2K+1)); g rises before
+    that point and falls after it, so the peak over [0, L] sits there or at L.
+    """
+    xp = namespace(L, a)
+    peak = 1 / (a * (2 * K + 1))
+    return factor * spectral_filter(xp.minimum(L, peak), a, K)
+
+
+QUADRATIC = Claim(
+    id="smoothing.quadratic",
+    title="Inner steps never sharpen a quadratic",
+    statement=(
+        "quadratic f, 0 < a <= 2/L, K >= 0: "
+        "lmax(Hess F_{K+1}) <= lmax(Hess F_K) <= L, with Hess F_K = (I-aA)^K A (I-aA)^K."
+    ),
+    assumptions=("f quadratic with A symmetric PSD, L = lmax(A) > 0", "0 < a <= 2/L", "K >= 0"),
+    source="summary",
+    citation="summary of arXiv 2505.19815: trajectories smooth the loss landscape",
+    kind="theorem",
+    expected="holds",
+    rtol=1e-12,
+    tolerance_note=CURVATURE_TOLERANCE,
+    search_note="a*L drawn in (0, 2], dimension 1..max, spectrum in [0, L], Haar rotation.",
+)
+
+QUADRATIC_RATE = Claim(
+    id="smoothing.quadratic_rate",
+    title="Curvature after K inner steps decays like 1/(2K+1)",
+    statement=(
+        "quadratic f, 0 < a <= 1/L, K >= 1: lmax(Hess F_K) <= g(min(L, 1/(a(2K+1)))) with "
+        "g(l) = l(1-al)^(2K); tight (attained when A has the eigenvalue 1/(a(2K+1)) <= L)."
+    ),
+    assumptions=("f quadratic with A symmetric PSD, L = lmax(A) > 0", "0 < a <= 1/L", "K >= 1"),
+    source="summary",
+    citation="summary of arXiv 2505.19815; closed form of Hess F_K for quadratics",
+    kind="theorem",
+    expected="holds",
+    rtol=1e-12,
+    tolerance_note=CURVATURE_TOLERANCE,
+    constants={"factor": 1.0},
+    mutants=(Mutant("times-0.99", "bound g(...) -> 0.99 g(...)", {"factor": 0.99}),),
+    search_note=(
+        "a*L drawn in (0, 1]; one eigenvalue of A is drawn near the peak 1/(a(2K+1)) of g "
+        "half of the time, so that the tight case is searched."
+    ),
+)
+
+ANY_STEP = Claim(
+    id="smoothing.any_step",
+    title="The unconditional reading: any step size smooths",
+    statement="for every a > 0 and K >= 1: lmax(Hess F_K) <= L.",
+    assumptions=("f quadratic with A symmetric PSD, L = lmax(A) > 0", "a > 0", "K >= 1"),
+    source="summary",
+    citation="summary of arXiv 2505.19815, read without the step-size condition",
+    kind="conjecture",
+    expected="fails",
+    rtol=1e-12,
+    tolerance_note=CURVATURE_TOLERANCE,
+    search_note="a*L drawn in (0, 4]; the theorem's boundary is a*L = 2.",
+)
+
+CLAIMS = (QUADRATIC, QUADRATIC_RATE, ANY_STEP)

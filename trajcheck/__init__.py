@@ -1,0 +1,1 @@
+from trajcheck.core import Claim, Property, Result  # noqa: F401

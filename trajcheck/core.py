@@ -1,0 +1,252 @@
+"""The engine's small core: the types that theory, models and properties share.
+
+A *claim* is a statement as data. A *property* binds a claim to a model: a Hypothesis
+strategy that draws one instance as JSON-ready parameters, and a measure that evaluates
+both sides of the claim's inequality for a batch of instances (first dimension = batch).
+A *result* is what the runner concludes about a claim and its mutants.
+
+Margin convention (used by the runner, the reports and the tests alike):
+
+    margin = (rhs - lhs) / max(|rhs|, scale)
+
+where ``scale`` is the instance's numerical scale (the size of the terms the measure
+rounds), or ``TINY`` when the measure gives none. An inequality ``lhs <= rhs`` is violated
+when ``margin < -claim.rtol``; an identity ``lhs == rhs`` when ``|margin| > claim.rtol``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # the core stays importable without torch, so theory/ stays framework-free
+    import torch
+    from hypothesis.strategies import SearchStrategy
+
+Kind = Literal["theorem", "identity", "conjecture"]
+Expected = Literal["holds", "fails", "open"]
+Verdict = Literal["holds", "fails", "error"]
+Source = Literal["summary", "paper", "established"]
+
+KINDS: tuple[str, ...] = ("theorem", "identity", "conjecture")
+EXPECTED: tuple[str, ...] = ("holds", "fails", "open")
+SOURCES: tuple[str, ...] = ("summary", "paper", "established")
+
+#: Denominator floor for a margin when the measure gives no scale of its own.
+TINY = 1e-300
+
+#: JSON-ready parameters of one instance: floats, ints and (nested) lists of floats.
+Params = dict[str, Any]
+#: The same parameters as tensors with a leading batch dimension.
+Batch = dict[str, "torch.Tensor"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size limits a profile puts on the instances a strategy draws."""
+
+    max_dimension: int
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A deliberately wrong copy of a claim: one constant moved just past the truth.
+
+    ``constants`` override the claim's own; the measure reads them, so the mutant is
+    checked by exactly the same code as the claim.
+    """
+
+    name: str
+    change: str
+    constants: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement as data: what is claimed, under which assumptions, from where."""
+
+    id: str
+    title: str
+    statement: str
+    assumptions: tuple[str, ...]
+    source: Source
+    citation: str
+    kind: Kind
+    expected: Expected
+    rtol: float
+    tolerance_note: str
+    constants: Mapping[str, float] = field(default_factory=dict)
+    mutants: tuple[Mutant, ...] = ()
+    search_note: str = ""
+
+    def __post_init__(self) -> None:
+        if "." not in self.id:
+            raise ValueError(f"claim id {self.id!r} must read FAMILY.NAME")
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id}: kind {self.kind!r} is not one of {KINDS}")
+        if self.expected not in EXPECTED:
+            raise ValueError(f"claim {self.id}: expected {self.expected!r} not in {EXPECTED}")
+        if self.source not in SOURCES:
+            raise ValueError(f"claim {self.id}: source {self.source!r} not in {SOURCES}")
+        if not self.rtol > 0:
+            raise ValueError(f"claim {self.id}: rtol must be positive")
+        for mutant in self.mutants:
+            unknown = set(mutant.constants) - set(self.constants)
+            if unknown:
+                raise ValueError(f"mutant {self.mutant_id(mutant)} sets unknown {unknown}")
+
+    @property
+    def family(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def mutant_id(self, mutant: Mutant) -> str:
+        return f"{self.id}~{mutant.name}"
+
+    def constants_for(self, mutant: Mutant | None) -> dict[str, float]:
+        merged = dict(self.constants)
+        if mutant is not None:
+            merged.update(mutant.constants)
+        return merged
+
+
+@dataclass
+class Measurement:
+    """Both sides of a claim for a batch of instances.
+
+    ``lhs`` and ``rhs`` have shape (B,) for one inequality, or (B, m) for m inequalities
+    that must all hold (``parts`` names them). ``scale`` (shape (B,)) is the size of the
+    terms the measure rounds; ``notes`` are per-instance scalars worth reporting (a*L).
+    """
+
+    lhs: torch.Tensor
+    rhs: torch.Tensor
+    scale: torch.Tensor | None = None
+    parts: tuple[str, ...] = ()
+    notes: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+Measure = Callable[[Batch, Mapping[str, float]], "Measurement"]
+
+
+@dataclass(frozen=True)
+class Property:
+    """A claim bound to a model: how to draw an instance and how to measure it."""
+
+    claim: Claim
+    instances: Callable[[Limits], SearchStrategy[Params]]
+    measure: Measure
+    dimension: Callable[[Params], int]
+
+
+@dataclass
+class Counterexample:
+    """The minimal instance Hypothesis shrank a violation to, with both sides."""
+
+    params: Params
+    lhs: float
+    rhs: float
+    margin: float
+    dimension: int
+    part: str | None
+    notes: dict[str, float]
+    replay: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "params": self.params,
+            "lhs": self.lhs,
+            "rhs": self.rhs,
+            "margin": self.margin,
+            "dimension": self.dimension,
+            "part": self.part,
+            "notes": self.notes,
+            "replay": self.replay,
+        }
+
+
+@dataclass
+class Outcome:
+    """What one search (of a claim or of a mutant) concluded."""
+
+    verdict: Verdict
+    examples: int
+    worst_margin: float | None
+    worst_notes: dict[str, float]
+    counterexample: Counterexample | None
+    error: str | None
+    seconds: float
+
+
+@dataclass
+class MutantResult:
+    id: str
+    change: str
+    outcome: Outcome
+
+    def to_json(self) -> dict[str, Any]:
+        o = self.outcome
+        return {
+            "id": self.id,
+            "change": self.change,
+            "verdict": o.verdict,
+            "refuted": o.verdict == "fails",
+            "examples": o.examples,
+            "worst_margin": o.worst_margin,
+            "counterexample": o.counterexample.to_json() if o.counterexample else None,
+            "error": o.error,
+            "seconds": o.seconds,
+        }
+
+
+@dataclass
+class Result:
+    """The verdict on one claim and its mutants: one entry of ``results.json``."""
+
+    claim: Claim
+    outcome: Outcome
+    mutants: list[MutantResult]
+    origin: str
+    certificate: dict[str, Any] | None = None
+
+    @property
+    def as_expected(self) -> bool:
+        """The verdict matches the expectation and every mutant was refuted.
+
+        An ``open`` claim is never unexpected, but an ``error`` always is: it means the
+        code, not the mathematics, failed.
+        """
+        verdict = self.outcome.verdict
+        if verdict == "error":
+            return False
+        verdict_ok = self.claim.expected == "open" or verdict == self.claim.expected
+        return verdict_ok and all(m.outcome.verdict == "fails" for m in self.mutants)
+
+    def to_json(self) -> dict[str, Any]:
+        c, o = self.claim, self.outcome
+        return {
+            "id": c.id,
+            "family": c.family,
+            "title": c.title,
+            "kind": c.kind,
+            "source": c.source,
+            "citation": c.citation,
+            "statement": c.statement,
+            "assumptions": list(c.assumptions),
+            "expected": c.expected,
+            "verdict": o.verdict,
+            "as_expected": self.as_expected,
+            "examples": o.examples,
+            "worst_margin": o.worst_margin,
+            "worst_notes": o.worst_notes,
+            "rtol": c.rtol,
+            "tolerance_note": c.tolerance_note,
+            "search_note": c.search_note,
+            "seconds": o.seconds,
+            "error": o.error,
+            "counterexample": o.counterexample.to_json() if o.counterexample else None,
+            "certificate": self.certificate,
+            "mutants": [m.to_json() for m in self.mutants],
+            "origin": self.origin,
+        }

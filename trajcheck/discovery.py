@@ -1,0 +1,164 @@
+"""Discovery: find every ``Property`` without naming the catalogue.
+
+Claims come from the entry-point group ``trajcheck.claims`` (the built-in catalogue is
+registered there like any third-party package) and from local files given with
+``--module PATH``. An entry point names a module or package; every module-level
+``Property`` in it, and in its submodules, is collected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import pkgutil
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+
+from trajcheck.core import Property
+
+ENTRY_POINT_GROUP = "trajcheck.claims"
+
+#: Families in the order of the catalogue (CLAIMS.md); unknown families sort after them.
+FAMILY_ORDER = (
+    "smoothing",
+    "descent",
+    "convergence",
+    "decomposition",
+    "meta",
+    "icl",
+    "paper",
+    "cot",
+)
+
+
+class DiscoveryError(Exception):
+    """A claim source could not be loaded, or two sources define the same id."""
+
+
+class UnknownSelector(Exception):
+    """An id or family on the command line that names nothing in the catalogue."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    prop: Property
+    origin: str  # "entry point NAME" or "module PATH": where replay finds it again
+
+
+def properties_in(module: ModuleType) -> list[Property]:
+    """Module-level properties of ``module`` and, for a package, of its submodules.
+
+    A property imported into a second module is the same object: it is kept once.
+    """
+    modules = [module]
+    if hasattr(module, "__path__"):
+        for info in pkgutil.walk_packages(module.__path__, prefix=module.__name__ + "."):
+            modules.append(importlib.import_module(info.name))
+    found: dict[int, Property] = {}
+    for m in modules:
+        for value in vars(m).values():
+            if isinstance(value, Property):
+                found.setdefault(id(value), value)
+    return list(found.values())
+
+
+def load_module_file(path: Path) -> ModuleType:
+    """Import a local Python file as a module; every failure becomes one DiscoveryError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DiscoveryError(f"--module {path}: no such file")
+    if path.suffix != ".py":
+        raise DiscoveryError(f"--module {path}: not a Python file (.py)")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    name = f"trajcheck_local_{path.stem}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DiscoveryError(f"--module {path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise DiscoveryError(f"--module {path}: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+class Catalogue:
+    """Every discovered property, by claim id, in catalogue order."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        by_id: dict[str, Entry] = {}
+        for entry in entries:
+            cid = entry.prop.claim.id
+            if cid in by_id:
+                raise DiscoveryError(
+                    f"claim {cid!r} is defined twice: by {by_id[cid].origin} and {entry.origin}"
+                )
+            by_id[cid] = entry
+
+        def rank(cid: str) -> tuple[int, str]:
+            family = cid.split(".", 1)[0]
+            order = FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
+            return (order, family)
+
+        # Stable sort: inside a family, claims keep the order their modules define them.
+        self.entries = {cid: by_id[cid] for cid in sorted(by_id, key=rank)}
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries.values())
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def families(self) -> list[str]:
+        return list(dict.fromkeys(e.prop.claim.family for e in self.entries.values()))
+
+    def select(self, selectors: Sequence[str]) -> list[Entry]:
+        """Claims named by id or by family; no selector means all of them."""
+        if not selectors:
+            return list(self.entries.values())
+        chosen: dict[str, Entry] = {}
+        for selector in selectors:
+            if selector in self.entries:
+                chosen[selector] = self.entries[selector]
+            elif selector in self.families:
+                chosen.update(
+                    (cid, e) for cid, e in self.entries.items() if e.prop.claim.family == selector
+                )
+            else:
+                names = [*self.entries, *self.families]
+                close = difflib.get_close_matches(selector, names, n=3, cutoff=0.4)
+                hint = (
+                    f"; did you mean {', '.join(close)}?"
+                    if close
+                    else f"; known families: {', '.join(self.families)}"
+                )
+                raise UnknownSelector(f"unknown claim or family {selector!r}{hint}")
+        return [e for cid, e in self.entries.items() if cid in chosen]
+
+
+def discover(modules: Sequence[Path] = ()) -> Catalogue:
+    """The catalogue: every entry point of the group, then each local module file."""
+    entries: list[Entry] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = ep.load()
+        except Exception as exc:
+            raise DiscoveryError(f"entry point {ep.name!r} ({ep.value}): {exc}") from exc
+        if not isinstance(loaded, ModuleType):
+            raise DiscoveryError(f"entry point {ep.name!r} ({ep.value}) must name a module")
+        entries.extend(Entry(p, f"entry point {ep.name}") for p in properties_in(loaded))
+    for path in modules:
+        found = properties_in(load_module_file(path))
+        if not found:
+            raise DiscoveryError(f"--module {path}: defines no trajcheck Property")
+        entries.extend(Entry(p, f"module {Path(path).resolve()}") for p in found)
+    return Catalogue(entries)

@@ -1,0 +1,110 @@
+"""Numbers and phrases that the Markdown and HTML reports share."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+
+def number(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def margin(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3e}"
+
+
+def notes(values: dict[str, float]) -> str:
+    return ", ".join(f"{k} = {number(v)}" for k, v in values.items())
+
+
+def rounded(value: Any, digits: int = 6) -> Any:
+    """Parameters for reading: floats to ``digits`` significant digits (files keep all)."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, list):
+        return [rounded(v, digits) for v in value]
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    return value
+
+
+def params_text(params: dict[str, Any]) -> str:
+    return "\n".join(f"{k} = {json.dumps(rounded(v))}" for k, v in params.items())
+
+
+def mutants_refuted(claim: dict[str, Any]) -> str:
+    mutants = claim["mutants"]
+    if not mutants:
+        return "-"
+    return f"{sum(m['verdict'] == 'fails' for m in mutants)}/{len(mutants)}"
+
+
+def headline(document: dict[str, Any]) -> str:
+    claims = document["claims"]
+    verdicts = Counter(c["verdict"] for c in claims)
+    expected = sum(c["as_expected"] for c in claims)
+    mutants = [m for c in claims for m in c["mutants"]]
+    refuted = sum(m["verdict"] == "fails" for m in mutants)
+    return (
+        f"{len(claims)} claims, {expected} as expected "
+        f"(holds {verdicts['holds']}, fails {verdicts['fails']}, error {verdicts['error']}); "
+        f"mutants refuted {refuted}/{len(mutants)}"
+    )
+
+
+def run_line(document: dict[str, Any]) -> str:
+    env = document.get("environment", {})
+    seed = document.get("seed")
+    seed_text = f"seed {seed}" if seed is not None else "unseeded (Hypothesis database on)"
+    return (
+        f"profile {document['profile']}, device {document['device']}, {seed_text}, "
+        f"{document['seconds']:.1f} s; trajcheck {document['version']}, "
+        f"torch {env.get('torch', '?')}, hypothesis {env.get('hypothesis', '?')}, "
+        f"created {document.get('created', '?')}"
+    )
+
+
+def verdict_sentence(claim: dict[str, Any]) -> str:
+    """What the search concluded, in words."""
+    if claim["verdict"] == "error":
+        return f"error: {claim.get('error')}"
+    if claim["verdict"] == "fails":
+        return f"refuted: a violation was found and shrunk (after {claim['examples']} examples)"
+    return f"no violation in {claim['examples']} examples"
+
+
+SUMMARY_COLUMNS = (
+    "claim",
+    "family",
+    "kind",
+    "source",
+    "expected",
+    "verdict",
+    "as expected",
+    "examples",
+    "worst margin",
+    "mutants refuted",
+    "seconds",
+)
+
+
+def summary_row(claim: dict[str, Any]) -> list[str]:
+    return [
+        claim["id"],
+        claim["family"],
+        claim["kind"],
+        claim["source"],
+        claim["expected"],
+        claim["verdict"],
+        "yes" if claim["as_expected"] else "NO",
+        str(claim["examples"]),
+        margin(claim.get("worst_margin")),
+        mutants_refuted(claim),
+        f"{claim['seconds']:.2f}",
+    ]

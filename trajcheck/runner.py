@@ -1,0 +1,225 @@
+"""The runner: Hypothesis search for violations of a claim, with targeting and shrinking.
+
+For each claim (and each of its mutants) the runner draws instances with the property's
+strategy, evaluates both sides as a batch of one, steers the search toward the smallest
+margin with ``hypothesis.target`` and, on a violation, lets Hypothesis shrink it to a
+minimal counterexample. A NaN or infinite side, or a measure that raises, gives the
+verdict ``error`` without stopping the other claims.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
+from hypothesis import seed as hypothesis_seed
+
+from trajcheck.core import (
+    TINY,
+    Claim,
+    Counterexample,
+    Mutant,
+    MutantResult,
+    Outcome,
+    Params,
+    Property,
+    Result,
+)
+from trajcheck.profiles import Profile
+
+DTYPE = torch.float64
+
+
+@dataclass
+class Evaluation:
+    """One instance measured: both sides of its worst part, as floats."""
+
+    lhs: float
+    rhs: float
+    margin: float
+    part: str | None
+    notes: dict[str, float]
+    finite: bool
+
+
+def to_batch(params: Params, device: torch.device, dtype: torch.dtype = DTYPE) -> dict[str, Any]:
+    """JSON parameters -> tensors with a batch dimension of one (ints stay integers)."""
+    batch = {}
+    for key, value in params.items():
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        tensor = torch.tensor(value, dtype=torch.int64 if is_int else dtype, device=device)
+        batch[key] = tensor.unsqueeze(0)
+    return batch
+
+
+def margins(lhs: torch.Tensor, rhs: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
+    """(rhs - lhs) / max(|rhs|, scale): the relative slack of each inequality.
+
+    ``lhs`` and ``rhs`` are (B,) or (B, m); ``scale`` is (B,) and applies to every part.
+    """
+    if scale is None:
+        scale = torch.zeros_like(rhs)
+    elif scale.dim() < rhs.dim():
+        scale = scale.unsqueeze(-1)
+    return (rhs - lhs) / torch.clamp(torch.maximum(rhs.abs(), scale), min=TINY)
+
+
+def evaluate(
+    prop: Property,
+    params: Params,
+    constants: Mapping[str, float],
+    device: torch.device,
+    dtype: torch.dtype = DTYPE,
+) -> Evaluation:
+    """Measure one instance and reduce several inequalities to the worst one."""
+    m = prop.measure(to_batch(params, device, dtype), constants)
+    lhs, rhs = m.lhs.reshape(1, -1), m.rhs.reshape(1, -1)
+    scale = None if m.scale is None else m.scale.reshape(1)
+    slack = margins(lhs, rhs, scale)
+    if prop.claim.kind == "identity":
+        slack = -slack.abs()
+    finite = bool(torch.isfinite(lhs).all() and torch.isfinite(rhs).all())
+    worst = int(torch.nan_to_num(slack, nan=-math.inf).argmin(dim=-1).item())
+    return Evaluation(
+        lhs=float(lhs[0, worst]),
+        rhs=float(rhs[0, worst]),
+        margin=float(slack[0, worst]),
+        part=m.parts[worst] if m.parts else None,
+        notes={k: float(v.reshape(-1)[0]) for k, v in m.notes.items()},
+        finite=finite,
+    )
+
+
+class _Violation(Exception):
+    def __init__(self, params: Params, evaluation: Evaluation) -> None:
+        super().__init__(f"margin {evaluation.margin:.3e}")
+        self.params, self.evaluation = params, evaluation
+
+
+class _NonFinite(Exception):
+    def __init__(self, params: Params, evaluation: Evaluation) -> None:
+        super().__init__(
+            f"non-finite side: lhs={evaluation.lhs!r}, rhs={evaluation.rhs!r} at {params!r}"
+        )
+
+
+@dataclass
+class _Tracker:
+    examples: int = 0
+    worst_margin: float = math.inf
+    worst_notes: dict[str, float] = field(default_factory=dict)
+
+    def observe(self, evaluation: Evaluation) -> None:
+        self.examples += 1
+        if evaluation.margin < self.worst_margin:
+            self.worst_margin, self.worst_notes = evaluation.margin, evaluation.notes
+
+
+def search(
+    prop: Property,
+    mutant: Mutant | None,
+    profile: Profile,
+    device: torch.device,
+    seed: int | None = None,
+) -> Outcome:
+    """Search one claim (or one of its mutants) for a violation."""
+    claim = prop.claim
+    constants = claim.constants_for(mutant)
+    tracker = _Tracker()
+    budget = profile.mutant_examples if mutant is not None else profile.examples
+
+    def probe(params: Params) -> None:
+        evaluation = evaluate(prop, params, constants, device)
+        if not evaluation.finite:
+            raise _NonFinite(params, evaluation)
+        tracker.observe(evaluation)
+        # Hypothesis maximizes a target; clip so that one huge value cannot dominate.
+        target(max(-evaluation.margin, -1e6), label="negative relative margin")
+        if evaluation.margin < -claim.rtol:
+            raise _Violation(params, evaluation)
+
+    options: dict[str, Any] = {
+        "max_examples": budget,
+        "deadline": None,
+        "verbosity": Verbosity.quiet,
+        "report_multiple_bugs": False,
+        # Instances are matrices and torch calls: slower and larger than Hypothesis's
+        # defaults expect, which is fine here.
+        "suppress_health_check": [
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.differing_executors,
+        ],
+        "phases": (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+    }
+    if seed is not None:
+        options["database"] = None  # a seeded run replays exactly, whatever is stored
+    test = settings(**options)(given(prop.instances(profile.limits))(probe))
+    # One probe function serves every claim: key Hypothesis's example database by the
+    # claim (or mutant) so that one claim's stored failures do not replay on another.
+    key = (claim.mutant_id(mutant) if mutant else claim.id).encode()
+    test.hypothesis.inner_test._hypothesis_internal_add_digest = key  # type: ignore[attr-defined]
+    if seed is not None:
+        test = hypothesis_seed(seed)(test)
+
+    started = time.perf_counter()
+    counterexample, error, verdict = None, None, "holds"
+    try:
+        test()
+    except _Violation as violation:
+        verdict = "fails"
+        e = violation.evaluation
+        counterexample = Counterexample(
+            params=violation.params,
+            lhs=e.lhs,
+            rhs=e.rhs,
+            margin=e.margin,
+            dimension=prop.dimension(violation.params),
+            part=e.part,
+            notes=e.notes,
+        )
+    except _NonFinite as nonfinite:
+        verdict, error = "error", str(nonfinite)
+    except Exception as exc:  # a broken measure must not stop the other claims
+        verdict, error = "error", f"{type(exc).__name__}: {exc}"
+    return Outcome(
+        verdict=verdict,  # type: ignore[arg-type]
+        examples=tracker.examples,
+        worst_margin=None if math.isinf(tracker.worst_margin) else tracker.worst_margin,
+        worst_notes=tracker.worst_notes,
+        counterexample=counterexample,
+        error=error,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def run_claim(
+    prop: Property,
+    origin: str,
+    profile: Profile,
+    device: torch.device,
+    seed: int | None = None,
+    on_search: Callable[[str], None] | None = None,
+) -> Result:
+    """Search the claim, then each of its mutants; a mutant must be refuted."""
+    claim: Claim = prop.claim
+    if on_search:
+        on_search(claim.id)
+    outcome = search(prop, None, profile, device, seed)
+    mutants = []
+    for mutant in claim.mutants:
+        if on_search:
+            on_search(claim.mutant_id(mutant))
+        mutants.append(
+            MutantResult(
+                claim.mutant_id(mutant),
+                mutant.change,
+                search(prop, mutant, profile, device, seed),
+            )
+        )
+    return Result(claim=claim, outcome=outcome, mutants=mutants, origin=origin)
