@@ -69,8 +69,8 @@ QUADRATIC_RATE = Claim(
     constants={"factor": 1.0},
     mutants=(Mutant("times-0.99", "bound g(...) -> 0.99 g(...)", {"factor": 0.99}),),
     search_note=(
-        "a*L drawn in (0, 1]; one eigenvalue of A is drawn near the peak 1/(a(2K+1)) of g "
-        "half of the time, so that the tight case is searched."
+        "a*L drawn in (0, 1], K from 1, spectrum in [0, L]; the bound is attained at "
+        "a*L <= 1/(2K+1) (peak beyond L) or by an eigenvalue at the peak 1/(a(2K+1))."
     ),
 )
 

@@ -124,29 +124,36 @@ def _default_out(profile: str) -> Path:
     return out
 
 
-def _progress(total: int) -> tuple[AbstractContextManager[Any], Callable[[str], None]]:
-    """A progress bar on a terminal (stderr); silence elsewhere."""
+def _progress(
+    total: int,
+) -> tuple[AbstractContextManager[Any], Callable[[str], None], Callable[[int], None]]:
+    """A progress bar on a terminal (stderr): one step per search, with the running count
+    of examples of the current one; silence elsewhere."""
     console = Console(stderr=True)
     if not console.is_terminal:
-        return nullcontext(), lambda label: None
+        return nullcontext(), lambda label: None, lambda count: None
     progress = Progress(
         TextColumn("{task.description:<40}"),
+        TextColumn("{task.fields[examples]:>9} examples"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     )
-    task = progress.add_task("searching", total=total)
+    task = progress.add_task("searching", total=total, examples=0)
     started = [False]
 
     def advance(label: str) -> None:
         if started[0]:
             progress.advance(task)
         started[0] = True
-        progress.update(task, description=label)
+        progress.update(task, description=label, examples=0)
 
-    return progress, advance
+    def count(examples: int) -> None:
+        progress.update(task, examples=examples)
+
+    return progress, advance, count
 
 
 @cli.command()
@@ -201,13 +208,15 @@ def verify(
         )
 
     searches = sum(1 + len(e.prop.claim.mutants) for e in entries)
-    display, advance = _progress(searches)
+    display, advance, count = _progress(searches)
     results: list[Result] = []
     started = time.perf_counter()
     with display:
         for entry in entries:
             results.append(
-                run_claim(entry.prop, entry.origin, chosen_profile, torch_device, seed, advance)
+                run_claim(
+                    entry.prop, entry.origin, chosen_profile, torch_device, seed, advance, count
+                )
             )
     document = build_results(
         results,

@@ -126,6 +126,7 @@ def search(
     profile: Profile,
     device: torch.device,
     seed: int | None = None,
+    on_example: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Search one claim (or one of its mutants) for a violation."""
     claim = prop.claim
@@ -138,6 +139,8 @@ def search(
         if not evaluation.finite:
             raise _NonFinite(params, evaluation)
         tracker.observe(evaluation)
+        if on_example is not None and tracker.examples % 100 == 0:
+            on_example(tracker.examples)
         # Hypothesis maximizes a target; clip so that one huge value cannot dominate.
         target(max(-evaluation.margin, -1e6), label="negative relative margin")
         if evaluation.margin < -claim.rtol:
@@ -205,12 +208,17 @@ def run_claim(
     device: torch.device,
     seed: int | None = None,
     on_search: Callable[[str], None] | None = None,
+    on_example: Callable[[int], None] | None = None,
 ) -> Result:
-    """Search the claim, then each of its mutants; a mutant must be refuted."""
+    """Search the claim, then each of its mutants; a mutant must be refuted.
+
+    ``on_search`` hears the id of each search as it starts, ``on_example`` the running
+    count of examples every hundred: the CLI's progress bar listens to both.
+    """
     claim: Claim = prop.claim
     if on_search:
         on_search(claim.id)
-    outcome = search(prop, None, profile, device, seed)
+    outcome = search(prop, None, profile, device, seed, on_example)
     mutants = []
     for mutant in claim.mutants:
         if on_search:
@@ -219,7 +227,7 @@ def run_claim(
             MutantResult(
                 claim.mutant_id(mutant),
                 mutant.change,
-                search(prop, mutant, profile, device, seed),
+                search(prop, mutant, profile, device, seed, on_example),
             )
         )
     return Result(claim=claim, outcome=outcome, mutants=mutants, origin=origin)
