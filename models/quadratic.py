@@ -23,16 +23,21 @@ def batch_eye(like: torch.Tensor) -> torch.Tensor:
 
 
 def batched_power(matrix: torch.Tensor, exponent: torch.Tensor) -> torch.Tensor:
-    """matrix_b ** exponent_b for a batch whose exponents differ.
+    """matrix_b ** exponent_b for a batch whose exponents differ, by repeated squaring.
 
-    torch.linalg.matrix_power takes one exponent for the whole batch, so this multiplies
-    up to the largest exponent and freezes each instance once it has its own.
+    torch.linalg.matrix_power takes one exponent for the whole batch. Squaring uses
+    about log2(K) products rather than K, which also keeps the rounding error near
+    log2(K) * d * eps instead of K * d * eps.
     """
     power = batch_eye(matrix).clone()
-    steps = int(exponent.max().item()) if exponent.numel() else 0
-    for k in range(steps):
-        still = (k < exponent).view(-1, 1, 1)
-        power = torch.where(still, power @ matrix, power)
+    base = matrix
+    remaining = exponent.clone()
+    while bool((remaining > 0).any()):
+        odd = (remaining % 2 == 1).view(-1, 1, 1)
+        power = torch.where(odd, power @ base, power)
+        remaining = remaining // 2
+        if bool((remaining > 0).any()):
+            base = base @ base
     return power
 
 

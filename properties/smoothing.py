@@ -33,6 +33,11 @@ def _quadratic(batch: Batch) -> tuple[Quadratic, torch.Tensor, torch.Tensor]:
     return Quadratic.from_spectrum(batch["spectrum"], batch["rotation"]), batch["a"], batch["K"]
 
 
+def amplified_scale(L: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """(2K+1) L: near a*L = 2 the K-step power amplifies the rounding of A by up to 4K+1."""
+    return (2 * K + 1) * L
+
+
 def measure_monotone(batch: Batch, constants: Mapping[str, float]) -> Measurement:
     """lmax(Hess F_{K+1}) <= lmax(Hess F_K) and lmax(Hess F_K) <= L."""
     q, a, K = _quadratic(batch)
@@ -42,7 +47,7 @@ def measure_monotone(batch: Batch, constants: Mapping[str, float]) -> Measuremen
     return Measurement(
         lhs=torch.stack([after, now], dim=-1),
         rhs=torch.stack([now, L], dim=-1),
-        scale=L,
+        scale=amplified_scale(L, K + 1),
         parts=("lmax Hess F_{K+1} <= lmax Hess F_K", "lmax Hess F_K <= L"),
         notes={"a*L": a * L},
     )
@@ -64,7 +69,12 @@ def measure_below_smoothness(batch: Batch, constants: Mapping[str, float]) -> Me
     """lmax(Hess F_K) <= L."""
     q, a, K = _quadratic(batch)
     L = q.smoothness
-    return Measurement(lhs=lmax(q.adapted_hessian(a, K)), rhs=L, scale=L, notes={"a*L": a * L})
+    return Measurement(
+        lhs=lmax(q.adapted_hessian(a, K)),
+        rhs=L,
+        scale=amplified_scale(L, K),
+        notes={"a*L": a * L},
+    )
 
 
 QUADRATIC = Property(

@@ -85,8 +85,8 @@ def test_hessian_is_symmetric_with_the_drawn_spectrum() -> None:
 
 
 def test_batched_power_takes_one_exponent_per_instance() -> None:
-    m = torch.tensor([[[0.5, 1.0], [0.0, 2.0]]] * 3, dtype=torch.float64)
-    exponents = torch.tensor([0, 1, 3])
+    exponents = torch.tensor([0, 1, 2, 3, 5, 8, 13, 64])
+    m = torch.tensor([[[0.5, 1.0], [0.0, 1.01]]] * len(exponents), dtype=torch.float64)
     powers = batched_power(m, exponents)
     for i, k in enumerate(exponents.tolist()):
         assert torch.allclose(powers[i], torch.linalg.matrix_power(m[i], k))

@@ -174,6 +174,7 @@ class Outcome:
     examples: int
     worst_margin: float | None
     worst_notes: dict[str, float]
+    worst_params: Params | None
     counterexample: Counterexample | None
     error: str | None
     seconds: float
@@ -240,6 +241,7 @@ class Result:
             "examples": o.examples,
             "worst_margin": o.worst_margin,
             "worst_notes": o.worst_notes,
+            "worst_instance": o.worst_params,
             "rtol": c.rtol,
             "tolerance_note": c.tolerance_note,
             "search_note": c.search_note,

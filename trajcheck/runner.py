@@ -113,11 +113,13 @@ class _Tracker:
     examples: int = 0
     worst_margin: float = math.inf
     worst_notes: dict[str, float] = field(default_factory=dict)
+    worst_params: Params | None = None
 
-    def observe(self, evaluation: Evaluation) -> None:
+    def observe(self, params: Params, evaluation: Evaluation) -> None:
         self.examples += 1
         if evaluation.margin < self.worst_margin:
             self.worst_margin, self.worst_notes = evaluation.margin, evaluation.notes
+            self.worst_params = params
 
 
 def search(
@@ -138,7 +140,7 @@ def search(
         evaluation = evaluate(prop, params, constants, device)
         if not evaluation.finite:
             raise _NonFinite(params, evaluation)
-        tracker.observe(evaluation)
+        tracker.observe(params, evaluation)
         if on_example is not None and tracker.examples % 100 == 0:
             on_example(tracker.examples)
         # Hypothesis maximizes a target; clip so that one huge value cannot dominate.
@@ -195,6 +197,7 @@ def search(
         examples=tracker.examples,
         worst_margin=None if math.isinf(tracker.worst_margin) else tracker.worst_margin,
         worst_notes=tracker.worst_notes,
+        worst_params=tracker.worst_params,
         counterexample=counterexample,
         error=error,
         seconds=time.perf_counter() - started,

@@ -1,0 +1,51 @@
+"""Fixed instances that once broke a true theorem through rounding, kept as regressions.
+
+Each was found by the search itself; the claims' tests do not depend on them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from trajcheck.discovery import discover
+from trajcheck.runner import evaluate, margins, to_batch
+
+CATALOGUE = discover()
+CPU = torch.device("cpu")
+DATA = Path(__file__).parent / "data"
+
+
+def _margin(claim_id: str, params: dict) -> float:
+    prop = CATALOGUE.entries[claim_id].prop
+    return evaluate(prop, params, prop.claim.constants, CPU).margin
+
+
+def test_contraction_scale_counts_the_injected_iterate() -> None:
+    """x0 = 0, x* = 1e-12, e = 1, a*L = 1: the injected iterate has norm 1, so rounding
+    of order eps is relative to it, not to the iterates before the injection."""
+    params = {
+        "spectrum": [1.0],
+        "rotation": [[1.0]],
+        "center": [1e-12],
+        "x0": [0.0],
+        "error": [1.0],
+        "K": 1,
+        "j": 0,
+        "a": 1.0,
+    }
+    assert _margin("descent.error_contraction", params) >= -1e-12
+
+
+def test_monotone_curvature_at_the_boundary_with_a_repeated_top_eigenvalue() -> None:
+    """a*L = 2 with a 4-fold top eigenvalue, d = 7, K = 32: (I - aA)^K has eigenvalue -1
+    there and amplifies the d*eps*L rounding of A about 4K-fold. Relative to L alone the
+    margin is -1e-13; relative to (2K+1)L, the claim's documented scale, it is noise."""
+    params = json.loads((DATA / "smoothing_quadratic_boundary.json").read_text())
+    prop = CATALOGUE.entries["smoothing.quadratic"].prop
+    m = prop.measure(to_batch(params, CPU), prop.claim.constants)
+    L = torch.tensor([params["spectrum"][0]], dtype=torch.float64)
+    assert margins(m.lhs, m.rhs, L).min().item() < -1e-14  # the delicate case it was
+    assert _margin("smoothing.quadratic", params) >= -prop.claim.rtol
