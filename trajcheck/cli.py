@@ -186,7 +186,7 @@ def verify(
     force: bool,
 ) -> None:
     """Search claims for violations and write results.json, report.md and report.html."""
-    from trajcheck.report import build_results, holds_a_run, renders, write_run
+    from trajcheck.report import build_results, holds_a_run, renders, summary, write_run
     from trajcheck.runner import run_claim
 
     try:
@@ -233,10 +233,14 @@ def verify(
         refuted = sum(m.outcome.verdict == "fails" for m in result.mutants)
         mutants = f", mutants refuted {refuted}/{len(result.mutants)}" if result.mutants else ""
         found = o.counterexample
-        detail = f", counterexample d={found.dimension} {found.notes}" if found else ""
+        if found:
+            detail = f", counterexample in dimension {found.dimension}"
+            detail += f" ({summary.notes(found.notes)})" if found.notes else ""
+        else:
+            detail = f", worst margin {summary.margin(o.worst_margin)}"
         click.echo(
-            f"{o.verdict:<6} {mark:<10} {result.claim.id:<32} {o.examples:>7} examples"
-            f"{mutants}{detail}"
+            f"{o.verdict:<6} {mark:<10} {result.claim.id:<28} {o.examples:>7} examples"
+            f"{detail}{mutants}"
         )
         if o.error:
             click.echo(f"       error: {o.error}")
@@ -297,8 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"trajcheck: error: {exc.format_message()}", err=True)
         return USAGE_ERROR
-    except click.Abort:
-        click.echo("trajcheck: interrupted", err=True)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("trajcheck: interrupted; nothing was written", err=True)
         return 130
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1

@@ -72,11 +72,10 @@ def _section(claim: dict[str, Any]) -> str:
         ("Statement", escape(claim.get("statement", ""))),
         ("Assumptions", escape("; ".join(claim.get("assumptions", [])))),
         ("Source", f"{escape(claim['source'])} ({escape(claim.get('citation', ''))})"),
+        ("Kind", escape(claim["kind"])),
         (
-            "Kind",
-            f"{escape(claim['kind'])}; tolerance rtol = "
-            f"{escape(summary.number(claim.get('rtol')))}: "
-            f"{escape(claim.get('tolerance_note', ''))}",
+            f"Tolerance (rtol {escape(summary.number(claim.get('rtol')))})",
+            escape(claim.get("tolerance_note", "")),
         ),
         ("Search", escape(claim.get("search_note", ""))),
         ("Worst margin", worst),

@@ -42,7 +42,8 @@ def _section(claim: dict[str, Any]) -> list[str]:
         f"- Statement: {claim.get('statement', '')}",
         f"- Assumptions: {'; '.join(claim.get('assumptions', []))}",
         f"- Source: {claim['source']} ({claim.get('citation', '')})",
-        f"- Kind: {claim['kind']}; tolerance rtol = {summary.number(claim.get('rtol'))}: "
+        f"- Kind: {claim['kind']}",
+        f"- Tolerance (rtol {summary.number(claim.get('rtol'))}): "
         f"{claim.get('tolerance_note', '')}",
         f"- Search: {claim.get('search_note', '')}",
         f"- Worst margin: {summary.margin(claim.get('worst_margin'))}"
