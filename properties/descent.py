@@ -98,6 +98,7 @@ LEMMA = Property(
     instances=lambda limits: _lemma_instances(limits),
     measure=measure_lemma,
     dimension=dimension_of,
+    model="quadratic",
 )
 
 ERROR_CONTRACTION = Property(
@@ -105,4 +106,5 @@ ERROR_CONTRACTION = Property(
     instances=lambda limits: _contraction_instances(limits),
     measure=measure_contraction,
     dimension=dimension_of,
+    model="quadratic",
 )

@@ -82,6 +82,7 @@ QUADRATIC = Property(
     instances=lambda limits: smoothing_instances(limits, max_aL=2.0, min_steps=0),
     measure=measure_monotone,
     dimension=dimension_of,
+    model="quadratic",
 )
 
 QUADRATIC_RATE = Property(
@@ -89,6 +90,7 @@ QUADRATIC_RATE = Property(
     instances=lambda limits: smoothing_instances(limits, max_aL=1.0, min_steps=1),
     measure=measure_rate,
     dimension=dimension_of,
+    model="quadratic",
 )
 
 ANY_STEP = Property(
@@ -96,4 +98,5 @@ ANY_STEP = Property(
     instances=lambda limits: smoothing_instances(limits, max_aL=4.0, min_steps=1),
     measure=measure_below_smoothness,
     dimension=dimension_of,
+    model="quadratic",
 )

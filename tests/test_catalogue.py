@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 from trajcheck.discovery import discover
-from trajcheck.runner import search
+from trajcheck.runner import search_models
 
 CATALOGUE = discover()
 ENTRIES = list(CATALOGUE)
-MUTANTS = [(e, m) for e in ENTRIES for m in e.prop.claim.mutants]
+MUTANTS = [(e, m) for e in ENTRIES for m in e.claim.mutants]
 
 
 def test_catalogue_holds_the_issue_claims() -> None:
@@ -27,10 +27,10 @@ def test_catalogue_holds_the_issue_claims() -> None:
     } <= ids
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.prop.claim.id)
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.claim.id)
 def test_claim_verdict_is_as_expected(entry, trajcheck_profile, trajcheck_device) -> None:
-    claim = entry.prop.claim
-    outcome = search(entry.prop, None, trajcheck_profile, trajcheck_device)
+    claim = entry.claim
+    outcome = search_models(entry.props, None, trajcheck_profile, trajcheck_device)
     assert outcome.error is None, outcome.error
     if claim.expected == "holds":
         assert outcome.verdict == "holds", outcome.counterexample
@@ -42,20 +42,20 @@ def test_claim_verdict_is_as_expected(entry, trajcheck_profile, trajcheck_device
 
 
 @pytest.mark.parametrize(
-    ("entry", "mutant"), MUTANTS, ids=lambda x: getattr(x, "name", None) or x.prop.claim.id
+    ("entry", "mutant"), MUTANTS, ids=lambda x: getattr(x, "name", None) or x.claim.id
 )
 def test_mutant_is_refuted_by_the_search(entry, mutant, trajcheck_profile, trajcheck_device):
-    outcome = search(entry.prop, mutant, trajcheck_profile, trajcheck_device)
+    outcome = search_models(entry.props, mutant, trajcheck_profile, trajcheck_device)
     assert outcome.verdict == "fails", (
-        f"{entry.prop.claim.mutant_id(mutant)} survived {outcome.examples} examples"
+        f"{entry.claim.mutant_id(mutant)} survived {outcome.examples} examples"
     )
 
 
 def test_any_step_counterexample_is_one_dimensional_past_the_boundary(
     trajcheck_profile, trajcheck_device
 ) -> None:
-    outcome = search(
-        CATALOGUE.entries["smoothing.any_step"].prop, None, trajcheck_profile, trajcheck_device
+    outcome = search_models(
+        CATALOGUE.entries["smoothing.any_step"].props, None, trajcheck_profile, trajcheck_device
     )
     found = outcome.counterexample
     assert found is not None

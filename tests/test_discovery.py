@@ -26,7 +26,7 @@ def test_builtin_catalogue_comes_through_the_entry_point() -> None:
     names = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
     assert names.get("builtin") == "properties"
     catalogue = discover()
-    assert all(e.origin == "entry point builtin" for e in catalogue)
+    assert all(e.origins == ("entry point builtin",) * len(e.props) for e in catalogue)
     assert list(catalogue.entries)[:3] == [
         "smoothing.quadratic",
         "smoothing.quadratic_rate",
@@ -38,7 +38,7 @@ def test_local_module_adds_its_claims(tmp_path: Path) -> None:
     path = tmp_path / "local.py"
     path.write_text(LOCAL)
     catalogue = discover([path])
-    assert catalogue.entries["toy.local"].origin == f"module {path.resolve()}"
+    assert catalogue.entries["toy.local"].origins == (f"module {path.resolve()}",)
     assert "toy" in catalogue.families
 
 
@@ -74,7 +74,7 @@ def test_a_claim_defined_twice_is_an_error(tmp_path: Path) -> None:
 
 def test_selectors_take_ids_and_families_and_suggest_close_matches() -> None:
     catalogue = discover()
-    assert [e.prop.claim.id for e in catalogue.select(["descent"])] == [
+    assert [e.claim.id for e in catalogue.select(["descent"])] == [
         "descent.lemma",
         "descent.error_contraction",
     ]
@@ -83,3 +83,18 @@ def test_selectors_take_ids_and_families_and_suggest_close_matches() -> None:
         catalogue.select(["smoothing.quadratc"])
     with pytest.raises(UnknownSelector, match="known families"):
         catalogue.select(["no.such.claim"])
+
+
+def test_a_module_may_bind_a_known_claim_to_a_new_model(tmp_path: Path) -> None:
+    path = tmp_path / "more.py"
+    path.write_text(
+        "from tests.helpers import toy_claim, toy_property\n"
+        "from trajcheck.core import Property\n"
+        "A = toy_property(toy_claim('toy.shared'))\n"
+        "B = Property(A.claim, A.instances, A.measure, A.dimension, model='other')\n"
+    )
+    entry = discover([path]).entries["toy.shared"]
+    assert [p.model for p in entry.props] == ["instances", "other"]
+    path.write_text(path.read_text().replace("model='other'", "model='instances'"))
+    with pytest.raises(DiscoveryError, match="bound to model 'instances' twice"):
+        discover([path])

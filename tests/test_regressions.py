@@ -19,7 +19,7 @@ DATA = Path(__file__).parent / "data"
 
 
 def _margin(claim_id: str, params: dict) -> float:
-    prop = CATALOGUE.entries[claim_id].prop
+    prop = CATALOGUE.entries[claim_id].props[0]
     return evaluate(prop, params, prop.claim.constants, CPU).margin
 
 
@@ -44,7 +44,7 @@ def test_monotone_curvature_at_the_boundary_with_a_repeated_top_eigenvalue() -> 
     there and amplifies the d*eps*L rounding of A about 4K-fold. Relative to L alone the
     margin is -1e-13; relative to (2K+1)L, the claim's documented scale, it is noise."""
     params = json.loads((DATA / "smoothing_quadratic_boundary.json").read_text())
-    prop = CATALOGUE.entries["smoothing.quadratic"].prop
+    prop = CATALOGUE.entries["smoothing.quadratic"].props[0]
     m = prop.measure(to_batch(params, CPU), prop.claim.constants)
     L = torch.tensor([params["spectrum"][0]], dtype=torch.float64)
     assert margins(m.lhs, m.rhs, L).min().item() < -1e-14  # the delicate case it was

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from tests.helpers import nan_measure, raising_measure, toy_claim, toy_property
-from trajcheck.core import Measurement, Mutant
+from trajcheck.core import Measurement, Mutant, Property
 from trajcheck.profiles import get_profile
-from trajcheck.runner import evaluate, margins, run_claim, search
+from trajcheck.runner import evaluate, margins, run_claim, search, search_models
 
 CPU = torch.device("cpu")
 CI = get_profile("ci")
@@ -49,7 +49,7 @@ def test_nan_side_is_an_error_never_a_pass() -> None:
 
 
 def test_raising_measure_is_an_error_and_does_not_propagate() -> None:
-    result = run_claim(toy_property(measure=raising_measure), "test", CI, CPU)
+    result = run_claim([toy_property(measure=raising_measure)], {}, CI, CPU)
     assert result.outcome.verdict == "error"
     assert "the model broke" in (result.outcome.error or "")
     assert not result.as_expected
@@ -79,7 +79,7 @@ def test_seeded_searches_repeat_exactly() -> None:
 
 def test_surviving_mutant_makes_the_result_unexpected() -> None:
     claim = toy_claim(mutants=(Mutant("looser", "c -> 2", {"c": 2.0}),))
-    result = run_claim(toy_property(claim), "test", CI, CPU)
+    result = run_claim([toy_property(claim)], {}, CI, CPU)
     assert result.outcome.verdict == "holds"
     assert result.mutants[0].outcome.verdict == "holds"
     assert not result.as_expected
@@ -89,3 +89,24 @@ def test_surviving_mutant_makes_the_result_unexpected() -> None:
 def test_claim_rejects_mutants_of_unknown_constants() -> None:
     with pytest.raises(ValueError, match="unknown"):
         toy_claim(mutants=(Mutant("bad", "d -> 1", {"d": 1.0}),))
+
+
+def test_a_claim_fails_where_any_of_its_models_fails() -> None:
+    claim = toy_claim(mutants=(Mutant("half", "c -> 0.5", {"c": 0.5}),))
+
+    def broken(batch, constants) -> Measurement:  # type: ignore[no-untyped-def]
+        x = batch["x"]
+        return Measurement(lhs=x * x + 1.0, rhs=constants["c"] * x * x)
+
+    sound = toy_property(claim)
+    unsound = Property(claim, sound.instances, broken, sound.dimension, model="unsound")
+    outcome = search_models([sound, unsound], None, CI, CPU)
+    assert outcome.verdict == "fails"
+    assert [name for name, _ in outcome.models] == ["instances", "unsound"]
+    assert outcome.counterexample is not None and outcome.counterexample.model == "unsound"
+    assert outcome.examples == sum(o.examples for _, o in outcome.models)
+    # the claim's budget is shared between its models
+    assert outcome.models[0][1].examples == CI.examples // 2
+    # a mutant stops at the first model that refutes it
+    mutant = search_models([sound, unsound], claim.mutants[0], CI, CPU)
+    assert mutant.verdict == "fails" and len(mutant.models) == 1

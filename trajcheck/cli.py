@@ -66,13 +66,14 @@ def list_claims(as_json: bool, modules: tuple[str, ...]) -> None:
     catalogue = _catalogue(modules)
     rows = [
         {
-            "id": e.prop.claim.id,
-            "family": e.prop.claim.family,
-            "kind": e.prop.claim.kind,
-            "expected": e.prop.claim.expected,
-            "title": e.prop.claim.title,
-            "mutants": [e.prop.claim.mutant_id(m) for m in e.prop.claim.mutants],
-            "origin": e.origin,
+            "id": e.claim.id,
+            "family": e.claim.family,
+            "kind": e.claim.kind,
+            "expected": e.claim.expected,
+            "title": e.claim.title,
+            "models": [p.model for p in e.props],
+            "mutants": [e.claim.mutant_id(m) for m in e.claim.mutants],
+            "origins": e.origin_by_model,
         }
         for e in catalogue
     ]
@@ -99,7 +100,7 @@ def show(claim_id: str, modules: tuple[str, ...]) -> None:
             _fail(str(exc))
         _fail(f"{claim_id!r} is a family, not a claim; `trajcheck list` shows its claims")
     entry = catalogue.entries[claim_id]
-    c = entry.prop.claim
+    c = entry.claim
     click.echo(f"{c.id}: {c.title}\n")
     click.echo(f"statement:   {c.statement}")
     for i, assumption in enumerate(c.assumptions):
@@ -111,7 +112,8 @@ def show(claim_id: str, modules: tuple[str, ...]) -> None:
         click.echo(f"search:      {c.search_note}")
     for i, m in enumerate(c.mutants):
         click.echo(f"{'mutants:' if i == 0 else '':<12} - {c.mutant_id(m)}: {m.change}")
-    click.echo(f"origin:      {entry.origin}")
+    for i, (model, origin) in enumerate(entry.origin_by_model.items()):
+        click.echo(f"{'models:' if i == 0 else '':<12} - {model} ({origin})")
 
 
 def _default_out(profile: str) -> Path:
@@ -207,7 +209,7 @@ def verify(
             f"--out {out} already holds a run; pass --force to replace it, or choose another folder"
         )
 
-    searches = sum(1 + len(e.prop.claim.mutants) for e in entries)
+    searches = sum(1 + len(e.claim.mutants) for e in entries)
     display, advance, count = _progress(searches)
     results: list[Result] = []
     started = time.perf_counter()
@@ -215,7 +217,13 @@ def verify(
         for entry in entries:
             results.append(
                 run_claim(
-                    entry.prop, entry.origin, chosen_profile, torch_device, seed, advance, count
+                    entry.props,
+                    entry.origin_by_model,
+                    chosen_profile,
+                    torch_device,
+                    seed,
+                    advance,
+                    count,
                 )
             )
     document = build_results(

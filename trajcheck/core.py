@@ -132,12 +132,18 @@ Measure = Callable[[Batch, Mapping[str, float]], "Measurement"]
 
 @dataclass(frozen=True)
 class Property:
-    """A claim bound to a model: how to draw an instance and how to measure it."""
+    """A claim bound to a model: how to draw an instance and how to measure it.
+
+    One claim may be bound to several models (``descent.lemma`` on quadratics, cosine
+    sums, ...): each is its own property, named by ``model``, and the claim fails when
+    any of them does.
+    """
 
     claim: Claim
     instances: Callable[[Limits], SearchStrategy[Params]]
     measure: Measure
     dimension: Callable[[Params], int]
+    model: str = "instances"
 
 
 @dataclass
@@ -151,10 +157,12 @@ class Counterexample:
     dimension: int
     part: str | None
     notes: dict[str, float]
+    model: str = ""
     replay: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "model": self.model,
             "params": self.params,
             "lhs": self.lhs,
             "rhs": self.rhs,
@@ -168,7 +176,7 @@ class Counterexample:
 
 @dataclass
 class Outcome:
-    """What one search (of a claim or of a mutant) concluded."""
+    """What the search of a claim (or of a mutant) concluded, over all its models."""
 
     verdict: Verdict
     examples: int
@@ -178,6 +186,21 @@ class Outcome:
     counterexample: Counterexample | None
     error: str | None
     seconds: float
+    worst_model: str | None = None
+    models: list[tuple[str, Outcome]] = field(default_factory=list)
+
+    def models_json(self) -> list[dict[str, Any]]:
+        """One line per model searched: where the verdict and the worst margin came from."""
+        return [
+            {
+                "model": name,
+                "verdict": o.verdict,
+                "examples": o.examples,
+                "worst_margin": o.worst_margin,
+                "seconds": o.seconds,
+            }
+            for name, o in self.models
+        ]
 
 
 @dataclass
@@ -198,6 +221,7 @@ class MutantResult:
             "counterexample": o.counterexample.to_json() if o.counterexample else None,
             "error": o.error,
             "seconds": o.seconds,
+            "models": o.models_json(),
         }
 
 
@@ -208,7 +232,7 @@ class Result:
     claim: Claim
     outcome: Outcome
     mutants: list[MutantResult]
-    origin: str
+    origins: dict[str, str]  # model -> where its property was found
     certificate: dict[str, Any] | None = None
 
     @property
@@ -242,6 +266,8 @@ class Result:
             "worst_margin": o.worst_margin,
             "worst_notes": o.worst_notes,
             "worst_instance": o.worst_params,
+            "worst_model": o.worst_model,
+            "models": o.models_json(),
             "rtol": c.rtol,
             "tolerance_note": c.tolerance_note,
             "search_note": c.search_note,
@@ -250,5 +276,6 @@ class Result:
             "counterexample": o.counterexample.to_json() if o.counterexample else None,
             "certificate": self.certificate,
             "mutants": [m.to_json() for m in self.mutants],
-            "origin": self.origin,
+            "origin": next(iter(self.origins.values()), ""),
+            "origins": self.origins,
         }

@@ -20,7 +20,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
-from trajcheck.core import Property
+from trajcheck.core import Claim, Property
 
 ENTRY_POINT_GROUP = "trajcheck.claims"
 
@@ -47,8 +47,21 @@ class UnknownSelector(Exception):
 
 @dataclass(frozen=True)
 class Entry:
-    prop: Property
-    origin: str  # "entry point NAME" or "module PATH": where replay finds it again
+    """A claim and the properties that bind it to its models, in discovery order."""
+
+    props: tuple[Property, ...]
+    origins: tuple[str, ...]  # per property: "entry point NAME" or "module PATH"
+
+    @property
+    def claim(self) -> Claim:
+        return self.props[0].claim
+
+    @property
+    def origin_by_model(self) -> dict[str, str]:
+        return {p.model: o for p, o in zip(self.props, self.origins, strict=True)}
+
+    def prop_for(self, model: str) -> Property | None:
+        return next((p for p in self.props if p.model == model), None)
 
 
 def properties_in(module: ModuleType) -> list[Property]:
@@ -93,15 +106,24 @@ def load_module_file(path: Path) -> ModuleType:
 class Catalogue:
     """Every discovered property, by claim id, in catalogue order."""
 
-    def __init__(self, entries: Iterable[Entry]) -> None:
+    def __init__(self, found: Iterable[tuple[Property, str]]) -> None:
         by_id: dict[str, Entry] = {}
-        for entry in entries:
-            cid = entry.prop.claim.id
-            if cid in by_id:
+        for prop, origin in found:
+            cid = prop.claim.id
+            entry = by_id.get(cid)
+            if entry is None:
+                by_id[cid] = Entry((prop,), (origin,))
+                continue
+            if entry.claim != prop.claim:
                 raise DiscoveryError(
-                    f"claim {cid!r} is defined twice: by {by_id[cid].origin} and {entry.origin}"
+                    f"claim {cid!r} is defined twice: by {entry.origins[0]} and {origin}"
                 )
-            by_id[cid] = entry
+            if entry.prop_for(prop.model) is not None:
+                raise DiscoveryError(
+                    f"claim {cid!r} is bound to model {prop.model!r} twice "
+                    f"({entry.origin_by_model[prop.model]} and {origin})"
+                )
+            by_id[cid] = Entry((*entry.props, prop), (*entry.origins, origin))
 
         def rank(cid: str) -> tuple[int, str]:
             family = cid.split(".", 1)[0]
@@ -119,7 +141,7 @@ class Catalogue:
 
     @property
     def families(self) -> list[str]:
-        return list(dict.fromkeys(e.prop.claim.family for e in self.entries.values()))
+        return list(dict.fromkeys(e.claim.family for e in self.entries.values()))
 
     def select(self, selectors: Sequence[str]) -> list[Entry]:
         """Claims named by id or by family; no selector means all of them."""
@@ -131,7 +153,7 @@ class Catalogue:
                 chosen[selector] = self.entries[selector]
             elif selector in self.families:
                 chosen.update(
-                    (cid, e) for cid, e in self.entries.items() if e.prop.claim.family == selector
+                    (cid, e) for cid, e in self.entries.items() if e.claim.family == selector
                 )
             else:
                 names = [*self.entries, *self.families]
@@ -147,7 +169,7 @@ class Catalogue:
 
 def discover(modules: Sequence[Path] = ()) -> Catalogue:
     """The catalogue: every entry point of the group, then each local module file."""
-    entries: list[Entry] = []
+    found: list[tuple[Property, str]] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = ep.load()
@@ -155,10 +177,10 @@ def discover(modules: Sequence[Path] = ()) -> Catalogue:
             raise DiscoveryError(f"entry point {ep.name!r} ({ep.value}): {exc}") from exc
         if not isinstance(loaded, ModuleType):
             raise DiscoveryError(f"entry point {ep.name!r} ({ep.value}) must name a module")
-        entries.extend(Entry(p, f"entry point {ep.name}") for p in properties_in(loaded))
+        found.extend((p, f"entry point {ep.name}") for p in properties_in(loaded))
     for path in modules:
-        found = properties_in(load_module_file(path))
-        if not found:
+        props = properties_in(load_module_file(path))
+        if not props:
             raise DiscoveryError(f"--module {path}: defines no trajcheck Property")
-        entries.extend(Entry(p, f"module {Path(path).resolve()}") for p in found)
-    return Catalogue(entries)
+        found.extend((p, f"module {Path(path).resolve()}") for p in props)
+    return Catalogue(found)

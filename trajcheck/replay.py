@@ -55,7 +55,8 @@ def replay(path: Path, device: torch.device) -> Replay:
     entry = catalogue.entries.get(document["claim"])
     if entry is None:
         raise MalformedCounterexample(f"{path}: claim {document['claim']!r} is not installed")
-    claim = entry.prop.claim
+    claim = entry.claim
+    prop = entry.prop_for(str(document.get("model", ""))) or entry.props[0]
     mutant = None
     if document.get("mutant"):
         matches = [m for m in claim.mutants if m.name == document["mutant"]]
@@ -65,7 +66,7 @@ def replay(path: Path, device: torch.device) -> Replay:
             )
         mutant = matches[0]
     try:
-        evaluation = evaluate(entry.prop, document["params"], claim.constants_for(mutant), device)
+        evaluation = evaluate(prop, document["params"], claim.constants_for(mutant), device)
     except Exception as exc:
         raise MalformedCounterexample(
             f"{path}: its parameters do not fit {claim.id} ({type(exc).__name__}: {exc})"

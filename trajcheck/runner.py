@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,12 +129,17 @@ def search(
     device: torch.device,
     seed: int | None = None,
     on_example: Callable[[int], None] | None = None,
+    budget: int | None = None,
 ) -> Outcome:
-    """Search one claim (or one of its mutants) for a violation."""
+    """Search one property (a claim or one of its mutants, on one model) for a violation.
+
+    ``budget`` defaults to the profile's number of examples for a claim or a mutant.
+    """
     claim = prop.claim
     constants = claim.constants_for(mutant)
     tracker = _Tracker()
-    budget = profile.mutant_examples if mutant is not None else profile.examples
+    if budget is None:
+        budget = profile.mutant_examples if mutant is not None else profile.examples
 
     def probe(params: Params) -> None:
         evaluation = evaluate(prop, params, constants, device)
@@ -187,6 +192,7 @@ def search(
             dimension=prop.dimension(violation.params),
             part=e.part,
             notes=e.notes,
+            model=prop.model,
         )
     except _NonFinite as nonfinite:
         verdict, error = "error", str(nonfinite)
@@ -204,24 +210,76 @@ def search(
     )
 
 
+def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
+    """One outcome from the searches of a claim's models: it fails where any model does.
+
+    The counterexample is the one of smallest dimension; the worst margin is the smallest.
+    """
+    verdicts = {o.verdict for _, o in outcomes}
+    verdict = "error" if "error" in verdicts else "fails" if "fails" in verdicts else "holds"
+    measured = [(name, o) for name, o in outcomes if o.worst_margin is not None]
+    worst_model, worst = (
+        min(measured, key=lambda item: item[1].worst_margin or 0.0) if measured else (None, None)
+    )
+    found = [o.counterexample for _, o in outcomes if o.counterexample is not None]
+    errors = [f"{name}: {o.error}" for name, o in outcomes if o.error]
+    return Outcome(
+        verdict=verdict,  # type: ignore[arg-type]
+        examples=sum(o.examples for _, o in outcomes),
+        worst_margin=worst.worst_margin if worst else None,
+        worst_notes=worst.worst_notes if worst else {},
+        worst_params=worst.worst_params if worst else None,
+        counterexample=min(found, key=lambda c: c.dimension) if found else None,
+        error="; ".join(errors) or None,
+        seconds=sum(o.seconds for _, o in outcomes),
+        worst_model=worst_model,
+        models=list(outcomes),
+    )
+
+
+def search_models(
+    props: Sequence[Property],
+    mutant: Mutant | None,
+    profile: Profile,
+    device: torch.device,
+    seed: int | None = None,
+    on_example: Callable[[int], None] | None = None,
+) -> Outcome:
+    """Search a claim (or a mutant) on every model it is bound to.
+
+    A claim's examples are shared among its models, so that the thorough profile's 10^5
+    is per claim. Each model gets a mutant's whole budget, and the search of a mutant
+    stops at the first model that refutes it.
+    """
+    outcomes: list[tuple[str, Outcome]] = []
+    for prop in props:
+        budget = profile.mutant_examples if mutant else math.ceil(profile.examples / len(props))
+        outcome = search(prop, mutant, profile, device, seed, on_example, budget)
+        outcomes.append((prop.model, outcome))
+        if mutant is not None and outcome.verdict == "fails":
+            break
+    return combine(outcomes)
+
+
 def run_claim(
-    prop: Property,
-    origin: str,
+    props: Sequence[Property],
+    origins: Mapping[str, str],
     profile: Profile,
     device: torch.device,
     seed: int | None = None,
     on_search: Callable[[str], None] | None = None,
     on_example: Callable[[int], None] | None = None,
 ) -> Result:
-    """Search the claim, then each of its mutants; a mutant must be refuted.
+    """Search the claim on all its models, then each of its mutants, which must be refuted.
 
-    ``on_search`` hears the id of each search as it starts, ``on_example`` the running
-    count of examples every hundred: the CLI's progress bar listens to both.
+    ``origins`` says where each model's property was found (for replay). ``on_search``
+    hears the id of each search as it starts, ``on_example`` the running count of
+    examples every hundred: the CLI's progress bar listens to both.
     """
-    claim: Claim = prop.claim
+    claim: Claim = props[0].claim
     if on_search:
         on_search(claim.id)
-    outcome = search(prop, None, profile, device, seed, on_example)
+    outcome = search_models(props, None, profile, device, seed, on_example)
     mutants = []
     for mutant in claim.mutants:
         if on_search:
@@ -230,7 +288,7 @@ def run_claim(
             MutantResult(
                 claim.mutant_id(mutant),
                 mutant.change,
-                search(prop, mutant, profile, device, seed, on_example),
+                search_models(props, mutant, profile, device, seed, on_example),
             )
         )
-    return Result(claim=claim, outcome=outcome, mutants=mutants, origin=origin)
+    return Result(claim=claim, outcome=outcome, mutants=mutants, origins=dict(origins))

@@ -78,6 +78,7 @@ def _section(claim: dict[str, Any]) -> str:
             escape(claim.get("tolerance_note", "")),
         ),
         ("Search", escape(claim.get("search_note", ""))),
+        ("Models", escape(summary.models_text(claim))),
         ("Worst margin", worst),
         ("Time", f"{claim['seconds']:.2f} s"),
     ]

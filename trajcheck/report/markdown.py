@@ -46,6 +46,7 @@ def _section(claim: dict[str, Any]) -> list[str]:
         f"- Tolerance (rtol {summary.number(claim.get('rtol'))}): "
         f"{claim.get('tolerance_note', '')}",
         f"- Search: {claim.get('search_note', '')}",
+        f"- Models: {summary.models_text(claim)}",
         f"- Worst margin: {summary.margin(claim.get('worst_margin'))}"
         + (f" ({summary.notes(claim['worst_notes'])})" if claim.get("worst_notes") else ""),
         f"- Time: {claim['seconds']:.2f} s",

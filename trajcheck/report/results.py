@@ -108,7 +108,7 @@ def counterexample_files(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
             files[counterexample_name(identifier)] = {
                 "claim": claim["id"],
                 "mutant": mutant,
-                "origin": claim.get("origin", ""),
+                "origin": claim.get("origins", {}).get(found.get("model"), claim.get("origin", "")),
                 "device": document["device"],
                 "dtype": "float64",
                 **found,

@@ -38,6 +38,15 @@ def params_text(params: dict[str, Any]) -> str:
     return "\n".join(f"{k} = {json.dumps(rounded(v))}" for k, v in params.items())
 
 
+def models_text(searched: dict[str, Any]) -> str:
+    """Where the examples went: one phrase per model the claim is bound to."""
+    return "; ".join(
+        f"{m['model']}: {m['verdict']}, {m['examples']} examples, "
+        f"worst margin {margin(m.get('worst_margin'))}"
+        for m in searched.get("models", [])
+    )
+
+
 def mutants_refuted(claim: dict[str, Any]) -> str:
     mutants = claim["mutants"]
     if not mutants:
