@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import torch
 from hypothesis import strategies as st
 
+from models.cosine import CosineSum
+from models.inner_loop import perturbed_trajectories
 from models.quadratic import Quadratic
-from properties.strategies import dimension_of, quadratics, step_counts, unit_interval, vectors
+from properties.strategies import (
+    cosine_dimension,
+    cosine_smoothness,
+    cosine_sums,
+    dimension_of,
+    quadratics,
+    step_counts,
+    unit_interval,
+    up_to_the_boundary,
+    vectors,
+)
 from theory import descent
 from trajcheck.core import Batch, Limits, Measurement, Params, Property
 
@@ -70,16 +81,9 @@ def _contraction_instances(draw: st.DrawFn, limits: Limits) -> Params:
 def measure_contraction(batch: Batch, constants: Mapping[str, float]) -> Measurement:
     """||x~_K - x_K|| <= q^(K-j) ||e|| for an error e injected into iterate j."""
     q, a, K, j = _quadratic(batch), batch["a"], batch["K"], batch["j"]
-    x = batch["x0"]
-    perturbed = x
-    largest = x.norm(dim=-1)
-    for k in range(int(K.max().item()) + 1):
-        perturbed = torch.where(j.eq(k).unsqueeze(-1), x + batch["error"], perturbed)
-        largest = torch.maximum(largest, perturbed.norm(dim=-1))
-        active = (k < K).unsqueeze(-1)
-        x = torch.where(active, q.inner_step(x, a), x)
-        perturbed = torch.where(active, q.inner_step(perturbed, a), perturbed)
-        largest = torch.maximum(largest, torch.maximum(x.norm(dim=-1), perturbed.norm(dim=-1)))
+    x, perturbed, largest = perturbed_trajectories(
+        q.inner_step, batch["x0"], a, batch["error"], j, K
+    )
     factor = descent.contraction_factor(q.strong_convexity, q.smoothness, a)
     return Measurement(
         lhs=(perturbed - x).norm(dim=-1),
@@ -107,4 +111,75 @@ ERROR_CONTRACTION = Property(
     measure=measure_contraction,
     dimension=dimension_of,
     model="quadratic",
+)
+
+
+def _cosine(batch: Batch) -> CosineSum:
+    return CosineSum(batch["coef"], batch["freq"], batch["phase"])
+
+
+@st.composite
+def _cosine_lemma_instances(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(cosine_sums(limits))
+    params["x"] = draw(vectors(cosine_dimension(params), bound=4.0))
+    s = draw(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True))
+    params["a"] = 2 * s / cosine_smoothness(params)
+    return params
+
+
+def measure_cosine_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """f(U_a(x)) <= f(x) - a(1 - aL/divisor)||grad f(x)||^2 on a cosine sum."""
+    f, x, a = _cosine(batch), batch["x"], batch["a"]
+    L = f.smoothness
+    grad_sq = (f.grad(x) ** 2).sum(-1)
+    return Measurement(
+        lhs=f.value(f.inner_step(x, a)),
+        rhs=descent.descent_lemma_bound(f.value(x), grad_sq, a, L, divisor=constants["divisor"]),
+        scale=f.magnitude + a * grad_sq,
+        notes={"a*L": a * L},
+    )
+
+
+@st.composite
+def _cosine_contraction_instances(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(cosine_sums(limits))
+    d = cosine_dimension(params)
+    params["x0"] = draw(vectors(d, bound=4.0))
+    params["error"] = draw(vectors(d, bound=4.0))
+    K = draw(step_counts(limits, min_steps=1))
+    params["K"] = K
+    params["j"] = draw(st.integers(0, K - 1))
+    params["a"] = draw(up_to_the_boundary()) / cosine_smoothness(params)
+    return params
+
+
+def measure_no_amplification(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """||x~_K - x_K|| <= ||e||."""
+    f, a = _cosine(batch), batch["a"]
+    x, perturbed, largest = perturbed_trajectories(
+        f.inner_step, batch["x0"], a, batch["error"], batch["j"], batch["K"]
+    )
+    gap, error = (perturbed - x).norm(dim=-1), batch["error"].norm(dim=-1)
+    return Measurement(
+        lhs=gap,
+        rhs=error,
+        scale=largest,
+        notes={"a*L": a * f.smoothness, "amplification": gap / error},
+    )
+
+
+LEMMA_COSINE = Property(
+    claim=descent.LEMMA,
+    instances=_cosine_lemma_instances,
+    measure=measure_cosine_lemma,
+    dimension=cosine_dimension,
+    model="cosine",
+)
+
+ERROR_CONTRACTION_NONCONVEX = Property(
+    claim=descent.ERROR_CONTRACTION_NONCONVEX,
+    instances=_cosine_contraction_instances,
+    measure=measure_no_amplification,
+    dimension=cosine_dimension,
+    model="cosine",
 )

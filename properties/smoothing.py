@@ -7,8 +7,18 @@ from collections.abc import Mapping
 import torch
 from hypothesis import strategies as st
 
+from models.cosine import CosineSum
 from models.quadratic import Quadratic, lmax
-from properties.strategies import dimension_of, quadratics, step_counts
+from properties.strategies import (
+    cosine_dimension,
+    cosine_smoothness,
+    cosine_sums,
+    dimension_of,
+    quadratics,
+    step_counts,
+    up_to_the_boundary,
+    vectors,
+)
 from theory import smoothing
 from trajcheck.core import Batch, Limits, Measurement, Params, Property
 
@@ -99,4 +109,59 @@ ANY_STEP = Property(
     measure=measure_below_smoothness,
     dimension=dimension_of,
     model="quadratic",
+)
+
+
+@st.composite
+def _cosine_one_step(draw: st.DrawFn, limits: Limits) -> Params:
+    """A cosine sum, a point x and a step a = s/L with s in (0, 1]."""
+    params = draw(cosine_sums(limits))
+    params["x"] = draw(vectors(cosine_dimension(params), bound=4.0))
+    params["a"] = draw(up_to_the_boundary()) / cosine_smoothness(params)
+    return params
+
+
+def _cosine(batch: Batch) -> tuple[CosineSum, torch.Tensor, torch.Tensor]:
+    f = CosineSum(batch["coef"], batch["freq"], batch["phase"])
+    return f, batch["x"], batch["a"]
+
+
+def measure_nonquadratic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """lmax(Hess F_1(x)) <= L."""
+    f, x, a = _cosine(batch)
+    L = f.smoothness
+    top = lmax(f.one_step_hessian(x, a))
+    return Measurement(lhs=top, rhs=L, scale=L, notes={"a*L": a * L, "lmax/L": top / L})
+
+
+def measure_maml_bound(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """||Hess F_1(x)||_2 <= 4L + 2 a rho G."""
+    f, x, a = _cosine(batch)
+    L, rho, G = f.smoothness, f.hessian_lipschitz, f.lipschitz
+    norm = torch.linalg.eigvalsh(f.one_step_hessian(x, a)).abs().max(dim=-1).values
+    return Measurement(
+        lhs=norm,
+        rhs=smoothing.maml_hessian_bound(L, rho, G, a),
+        notes={
+            "a*L": a * L,
+            "norm/L": norm / L,
+            "chain rule": norm / smoothing.one_step_hessian_estimate(L, rho, G, a),
+        },
+    )
+
+
+NONQUADRATIC = Property(
+    claim=smoothing.NONQUADRATIC,
+    instances=_cosine_one_step,
+    measure=measure_nonquadratic,
+    dimension=cosine_dimension,
+    model="cosine",
+)
+
+MAML_BOUND = Property(
+    claim=smoothing.MAML_BOUND,
+    instances=_cosine_one_step,
+    measure=measure_maml_bound,
+    dimension=cosine_dimension,
+    model="cosine",
 )

@@ -31,6 +31,12 @@ def unit_interval(*, exclude_min: bool = False, exclude_max: bool = False) -> An
     return st.floats(0.0, 1.0, exclude_min=exclude_min, exclude_max=exclude_max)
 
 
+def up_to_the_boundary() -> st.SearchStrategy[float]:
+    """A fraction in (0, 1], and exactly 1 half of the time: a step-size assumption such
+    as a <= 1/L is most often broken, if at all, at its boundary."""
+    return st.one_of(st.just(1.0), unit_interval(exclude_min=True))
+
+
 def haar_rotation(d: int, seed: int) -> list[list[float]]:
     """An orthogonal d x d matrix drawn from the Haar measure (QR with sign correction).
 
@@ -73,3 +79,43 @@ def quadratics(draw: st.DrawFn, limits: Limits, *, min_ratio: float = 0.0) -> Pa
 
 def dimension_of(params: Params) -> int:
     return len(params["spectrum"])
+
+
+def unit_vector(d: int, seed: int) -> list[float]:
+    """A direction drawn uniformly on the sphere (from a seed, like the rotations)."""
+    v = np.random.default_rng(seed).standard_normal(d)
+    return (v / np.linalg.norm(v)).tolist()
+
+
+@st.composite
+def cosine_sums(draw: st.DrawFn, limits: Limits, max_terms: int = 4) -> Params:
+    """f(x) = sum_j c_j cos(w_j'x + b_j): keys ``coef``, ``freq``, ``phase``.
+
+    |c_j| in [0.1, 2] and ||w_j|| in [0.1, 3], so that L > 0; each w_j is a length times
+    a direction, so that a one-dimensional counterexample shrinks to w_j = +-length.
+    Half the draws have one dimension and half one term: L = sum |c_j| ||w_j||^2 bounds
+    the curvature exactly only for one term in one dimension, and grows looser with more.
+    """
+    d = draw(st.one_of(st.just(1), dimensions(limits)))
+    m = draw(st.one_of(st.just(1), st.integers(1, max_terms)))
+    signs = draw(st.lists(st.sampled_from([1.0, -1.0]), min_size=m, max_size=m))
+    sizes = draw(st.lists(st.floats(0.1, 2.0), min_size=m, max_size=m))
+    lengths = draw(st.lists(st.floats(0.1, 3.0), min_size=m, max_size=m))
+    seeds = draw(st.lists(st.integers(0, 2**32 - 1), min_size=m, max_size=m))
+    return {
+        "coef": [s * c for s, c in zip(signs, sizes, strict=True)],
+        "freq": [
+            [r * u for u in unit_vector(d, seed)] for r, seed in zip(lengths, seeds, strict=True)
+        ],
+        "phase": draw(st.lists(st.floats(-np.pi, np.pi), min_size=m, max_size=m)),
+    }
+
+
+def cosine_smoothness(params: Params) -> float:
+    """L = sum_j |c_j| ||w_j||^2 of drawn cosine-sum parameters (to set a = s/L)."""
+    coef, freq = np.array(params["coef"]), np.array(params["freq"])
+    return float((np.abs(coef) * (freq**2).sum(-1)).sum())
+
+
+def cosine_dimension(params: Params) -> int:
+    return len(params["freq"][0])

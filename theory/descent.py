@@ -30,7 +30,10 @@ LEMMA = Claim(
         "f L-smooth, 0 < a < 2/L: f(U_a(x)) <= f(x) - a(1 - aL/2)||grad f(x)||^2; "
         "tight on quadratics (top eigenvector)."
     ),
-    assumptions=("f L-smooth (here: quadratic, A symmetric PSD, L = lmax(A) > 0)", "0 < a < 2/L"),
+    assumptions=(
+        "f L-smooth; models: quadratics (L = lmax(A)) and cosine sums (L = sum |c_j| ||w_j||^2)",
+        "0 < a < 2/L",
+    ),
     source="established",
     citation="Nesterov, Lectures on Convex Optimization (2018), Lemma 1.2.3 and eq. (1.2.19)",
     kind="theorem",
@@ -43,7 +46,8 @@ LEMMA = Claim(
     ),
     constants={"divisor": 2.0},
     mutants=(Mutant("aL-over-4", "1 - aL/2 -> 1 - aL/4", {"divisor": 4.0}),),
-    search_note="quadratics; a*L drawn in (0, 2); x and x* drawn in a box.",
+    search_note="a*L drawn in (0, 2); quadratics: x and x* in [-10, 10]^d; cosine sums: "
+    "1-4 terms, x in [-4, 4]^d.",
 )
 
 ERROR_CONTRACTION = Claim(
@@ -71,4 +75,28 @@ ERROR_CONTRACTION = Claim(
     search_note="quadratics with condition number up to 1e3; a = s * 2/(mu+L), s in (0, 1].",
 )
 
-CLAIMS = (LEMMA, ERROR_CONTRACTION)
+ERROR_CONTRACTION_NONCONVEX = Claim(
+    id="descent.error_contraction_nonconvex",
+    title="Without convexity, inner steps never amplify an injected error",
+    statement=(
+        "f L-smooth, nonconvex (cosine sums), 0 < a <= 1/L: injected errors are never "
+        "amplified, ||x~_K - x_K|| <= ||e||."
+    ),
+    assumptions=(
+        "f = sum_j c_j cos(w_j'x + b_j), L = sum_j |c_j| ||w_j||^2",
+        "0 < a <= 1/L",
+        "0 <= j <= K",
+    ),
+    source="summary",
+    citation="summary of arXiv 2505.19815: trajectories correct errors in intermediate steps",
+    kind="conjecture",
+    expected="fails",
+    rtol=1e-12,
+    tolerance_note=(
+        "1e-12 relative to max(||e||, the largest iterate norm): the two trajectories "
+        "are subtracted, so rounding is relative to the iterates."
+    ),
+    search_note="cosine sums, 1-4 terms, a*L in (0, 1], x0 and e in [-4, 4]^d.",
+)
+
+CLAIMS = (LEMMA, ERROR_CONTRACTION, ERROR_CONTRACTION_NONCONVEX)

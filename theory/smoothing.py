@@ -40,6 +40,23 @@ def adapted_curvature_bound(L: Any, a: Any, K: Any, factor: float = 1.0) -> Any:
     return factor * spectral_filter(xp.minimum(L, peak), a, K)
 
 
+def maml_hessian_bound(L: Any, rho: Any, G: Any, a: Any) -> Any:
+    """4L + 2 a rho G: the bound on ||Hess F_1|| of Fallah, Mokhtari, Ozdaglar (2020),
+    Lemma 1, for 0 < a <= 1/L."""
+    return 4 * L + 2 * a * rho * G
+
+
+def one_step_hessian_estimate(L: Any, rho: Any, G: Any, a: Any) -> Any:
+    """(1 + aL)^2 L + a rho G: what the chain rule gives before 1 + aL <= 2 and the
+    factor 2 on a rho G; ||Hess F_1|| <= this <= maml_hessian_bound."""
+    return (1 + a * L) ** 2 * L + a * rho * G
+
+
+COSINE_TOLERANCE = (
+    "1e-12 relative to L: the phases w'x + b (|.| <= 50 here) are rounded before cos and "
+    "sin, which puts an absolute error of about 50*eps*L on each curvature."
+)
+
 QUADRATIC = Claim(
     id="smoothing.quadratic",
     title="Inner steps never sharpen a quadratic",
@@ -93,4 +110,48 @@ ANY_STEP = Claim(
     search_note="a*L drawn in (0, 4]; the theorem's boundary is a*L = 2.",
 )
 
-CLAIMS = (QUADRATIC, QUADRATIC_RATE, ANY_STEP)
+NONQUADRATIC = Claim(
+    id="smoothing.nonquadratic",
+    title="One inner step never sharpens an L-smooth loss",
+    statement=(
+        "f L-smooth but not quadratic, 0 < a <= 1/L: sup_x lmax(Hess F_1(x)) <= L. "
+        "Family: f(x) = sum_j c_j cos(w_j'x + b_j), L = sum_j |c_j| ||w_j||^2."
+    ),
+    assumptions=("f = sum_j c_j cos(w_j'x + b_j), L = sum_j |c_j| ||w_j||^2", "0 < a <= 1/L"),
+    source="summary",
+    citation="summary of arXiv 2505.19815 (smoothing), carried beyond quadratics",
+    kind="conjecture",
+    expected="fails",
+    rtol=1e-12,
+    tolerance_note=COSINE_TOLERANCE,
+    search_note="cosine sums, 1-4 terms, a*L in (0, 1], x in [-4, 4]^d.",
+)
+
+MAML_BOUND = Claim(
+    id="smoothing.maml_bound",
+    title="The MAML curvature bound 4L + 2a rho G",
+    statement=(
+        "each f L-smooth, rho-Hessian-Lipschitz, G-Lipschitz, 0 < a <= 1/L: "
+        "||Hess F_1(x)|| <= 4L + 2 a rho G. Cosine family: rho = sum |c_j| ||w_j||^3, "
+        "G = sum |c_j| ||w_j||."
+    ),
+    assumptions=(
+        "f = sum_j c_j cos(w_j'x + b_j) with L, rho, G as stated",
+        "0 < a <= 1/L",
+    ),
+    source="established",
+    citation=(
+        "Fallah, Mokhtari, Ozdaglar, On the convergence theory of gradient-based "
+        "model-agnostic meta-learning algorithms, AISTATS 2020, Lemma 1"
+    ),
+    kind="theorem",
+    expected="holds",
+    rtol=1e-12,
+    tolerance_note=COSINE_TOLERANCE.replace("relative to L", "relative to the bound"),
+    search_note=(
+        "cosine sums, 1-4 terms, a*L in (0, 1], x in [-4, 4]^d; the note 'chain rule' is "
+        "||Hess F_1|| / ((1 + aL)^2 L + a rho G), the sharper bound before rounding up."
+    ),
+)
+
+CLAIMS = (QUADRATIC, QUADRATIC_RATE, ANY_STEP, NONQUADRATIC, MAML_BOUND)
