@@ -74,9 +74,12 @@ def test_a_claim_defined_twice_is_an_error(tmp_path: Path) -> None:
 
 def test_selectors_take_ids_and_families_and_suggest_close_matches() -> None:
     catalogue = discover()
-    assert [e.claim.id for e in catalogue.select(["descent"])] == [
+    descent = [e.claim.id for e in catalogue.select(["descent"])]
+    assert descent[:2] == ["descent.lemma", "descent.error_contraction"]
+    assert all(cid.startswith("descent.") for cid in descent)
+    assert [e.claim.id for e in catalogue.select(["descent.lemma", "smoothing.quadratic"])] == [
+        "smoothing.quadratic",
         "descent.lemma",
-        "descent.error_contraction",
     ]
     assert len(catalogue.select([])) == len(catalogue)
     with pytest.raises(UnknownSelector, match=r"did you mean smoothing\.quadratic"):
