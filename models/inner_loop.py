@@ -33,3 +33,11 @@ def perturbed_trajectories(
         perturbed = torch.where(active, step(perturbed, a), perturbed)
         largest = torch.maximum(largest, torch.maximum(x.norm(dim=-1), perturbed.norm(dim=-1)))
     return x, perturbed, largest
+
+
+def unroll(step: Step, x0: torch.Tensor, a: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """x_K after K inner steps from x_0; K may differ per instance."""
+    x = x0
+    for k in range(int(steps.max().item())):
+        x = torch.where((k < steps).unsqueeze(-1), step(x, a), x)
+    return x

@@ -7,13 +7,20 @@ from collections.abc import Mapping
 from hypothesis import strategies as st
 
 from models.cosine import CosineSum
+from models.huber import RadialHuber
 from models.inner_loop import perturbed_trajectories
+from models.logistic import Logistic
 from models.quadratic import Quadratic
 from properties.strategies import (
+    SMOOTHNESS,
     cosine_dimension,
     cosine_smoothness,
     cosine_sums,
     dimension_of,
+    dimensions,
+    features_dimension,
+    logistic_constants,
+    logistic_regressions,
     quadratics,
     step_counts,
     unit_interval,
@@ -183,3 +190,101 @@ ERROR_CONTRACTION_NONCONVEX = Property(
     dimension=cosine_dimension,
     model="cosine",
 )
+
+
+# descent.lemma on logistic regression and Huber losses --------------------------------
+
+
+@st.composite
+def _logistic_lemma_instances(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(logistic_regressions(limits, ridge=draw(st.booleans())))
+    params["x"] = draw(vectors(features_dimension(params), bound=5.0))
+    s = draw(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True))
+    params["a"] = 2 * s / logistic_constants(params)[1]
+    return params
+
+
+def measure_logistic_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f = Logistic(batch["features"], batch["labels"], batch["ridge"])
+    x, a, L = batch["x"], batch["a"], f.smoothness
+    value, grad_sq = f.value(x), (f.grad(x) ** 2).sum(-1)
+    return Measurement(
+        lhs=f.value(f.inner_step(x, a)),
+        rhs=descent.descent_lemma_bound(value, grad_sq, a, L, divisor=constants["divisor"]),
+        scale=value.abs() + a * grad_sq,
+        notes={"a*L": a * L},
+    )
+
+
+@st.composite
+def _huber_lemma_instances(draw: st.DrawFn, limits: Limits) -> Params:
+    d = draw(dimensions(limits))
+    L = draw(SMOOTHNESS)
+    s = draw(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True))
+    return {
+        "L": L,
+        "width": draw(st.floats(1e-3, 10.0)),
+        "center": draw(vectors(d)),
+        "x": draw(vectors(d)),
+        "a": 2 * s / L,
+    }
+
+
+def measure_huber_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f = RadialHuber(batch["L"], batch["width"], batch["center"])
+    x, a, L = batch["x"], batch["a"], batch["L"]
+    value, grad_sq = f.value(x), (f.grad(x) ** 2).sum(-1)
+    displacement = (x - f.center).norm(dim=-1)
+    return Measurement(
+        lhs=f.value(f.inner_step(x, a)),
+        rhs=descent.descent_lemma_bound(value, grad_sq, a, L, divisor=constants["divisor"]),
+        scale=value + a * grad_sq + L * displacement * (x.norm(dim=-1) + f.center.norm(dim=-1)),
+        notes={"a*L": a * L, "r/delta": displacement / f.width},
+    )
+
+
+LEMMA_LOGISTIC = Property(
+    descent.LEMMA, _logistic_lemma_instances, measure_logistic_lemma, features_dimension,
+    model="logistic",
+)  # fmt: skip
+LEMMA_HUBER = Property(
+    descent.LEMMA, _huber_lemma_instances, measure_huber_lemma, lambda p: len(p["x"]),
+    model="huber",
+)  # fmt: skip
+
+
+# descent.error_contraction on ridge-regularized logistic regression --------------------
+
+
+@st.composite
+def _ridge_logistic_contraction(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(logistic_regressions(limits, ridge=True))
+    d = features_dimension(params)
+    params["x0"] = draw(vectors(d, bound=5.0))
+    params["error"] = draw(vectors(d, bound=5.0))
+    K = draw(step_counts(limits))
+    params["K"], params["j"] = K, draw(st.integers(0, K))
+    mu, L = logistic_constants(params)
+    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
+    return params
+
+
+def measure_logistic_contraction(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f = Logistic(batch["features"], batch["labels"], batch["ridge"])
+    a, K, j = batch["a"], batch["K"], batch["j"]
+    x, perturbed, largest = perturbed_trajectories(
+        f.inner_step, batch["x0"], a, batch["error"], j, K
+    )
+    factor = descent.contraction_factor(f.strong_convexity, f.smoothness, a)
+    return Measurement(
+        lhs=(perturbed - x).norm(dim=-1),
+        rhs=descent.contracted_error(batch["error"].norm(dim=-1), factor, K - j),
+        scale=largest,
+        notes={"q": factor, "K-j": (K - j).to(a.dtype)},
+    )
+
+
+ERROR_CONTRACTION_LOGISTIC = Property(
+    descent.ERROR_CONTRACTION, _ridge_logistic_contraction, measure_logistic_contraction,
+    features_dimension, model="ridge-logistic",
+)  # fmt: skip

@@ -119,3 +119,35 @@ def cosine_smoothness(params: Params) -> float:
 
 def cosine_dimension(params: Params) -> int:
     return len(params["freq"][0])
+
+
+@st.composite
+def logistic_regressions(draw: st.DrawFn, limits: Limits, *, ridge: bool) -> Params:
+    """Logistic regression data: keys ``features`` (n + d + 1 rows), ``labels``, ``ridge``.
+
+    1-12 drawn samples in [-3, 3]^d with labels +-1, then the d + 1 anchor points of
+    ``models.logistic.spanning_anchors`` (label +1), so that a minimizer exists even
+    with ridge = 0. With ``ridge``, a ridge term in [1e-3, 1] makes f strongly convex.
+    """
+    from models.logistic import spanning_anchors  # numpy only; keeps cvxpy off the import path
+
+    d = draw(dimensions(limits))
+    n = draw(st.integers(1, 12))
+    samples = draw(st.lists(vectors(d, 3.0), min_size=n, max_size=n))
+    labels = draw(st.lists(st.sampled_from([1.0, -1.0]), min_size=n, max_size=n))
+    return {
+        "features": samples + spanning_anchors(d).tolist(),
+        "labels": labels + [1.0] * (d + 1),
+        "ridge": draw(st.floats(1e-3, 1.0)) if ridge else 0.0,
+    }
+
+
+def logistic_constants(params: Params) -> tuple[float, float]:
+    """(mu, L) = (ridge, lmax(X'X)/(4n) + ridge) of drawn logistic-regression parameters."""
+    X = np.array(params["features"])
+    L = float(np.linalg.eigvalsh(X.T @ X)[-1]) / (4 * len(X)) + params["ridge"]
+    return params["ridge"], L
+
+
+def features_dimension(params: Params) -> int:
+    return len(params["features"][0])

@@ -27,9 +27,7 @@ class Replay:
 
     @property
     def violated(self) -> bool:
-        if self.claim.kind == "identity":
-            return abs(self.evaluation.margin) > self.claim.rtol
-        return self.evaluation.margin < -self.claim.rtol
+        return self.evaluation.violates(self.claim.rtol)
 
 
 def read_counterexample(path: Path) -> dict[str, Any]:

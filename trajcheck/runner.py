@@ -37,14 +37,27 @@ DTYPE = torch.float64
 
 @dataclass
 class Evaluation:
-    """One instance measured: both sides of its worst part, as floats."""
+    """One instance measured: both sides of its worst part, as floats.
+
+    ``margin`` is the reported slack, relative to |rhs|; ``tolerated`` is the slack
+    relative to max(|rhs|, scale), the one the claim's rtol applies to.
+    """
 
     lhs: float
     rhs: float
     margin: float
+    tolerated: float
     part: str | None
     notes: dict[str, float]
     finite: bool
+
+    def violates(self, rtol: float) -> bool:
+        return self.tolerated < -rtol
+
+    def within_rounding_only(self, rtol: float) -> bool:
+        """Below -rtol relative to |rhs| but not to the scale: rounding noise on a side
+        near zero, which says nothing about how tight the bound is."""
+        return self.margin < -rtol and not self.violates(rtol)
 
 
 def to_batch(params: Params, device: torch.device, dtype: torch.dtype = DTYPE) -> dict[str, Any]:
@@ -80,15 +93,16 @@ def evaluate(
     m = prop.measure(to_batch(params, device, dtype), constants)
     lhs, rhs = m.lhs.reshape(1, -1), m.rhs.reshape(1, -1)
     scale = None if m.scale is None else m.scale.reshape(1)
-    slack = margins(lhs, rhs, scale)
+    tolerated, plain = margins(lhs, rhs, scale), margins(lhs, rhs, None)
     if prop.claim.kind == "identity":
-        slack = -slack.abs()
+        tolerated, plain = -tolerated.abs(), -plain.abs()
     finite = bool(torch.isfinite(lhs).all() and torch.isfinite(rhs).all())
-    worst = int(torch.nan_to_num(slack, nan=-math.inf).argmin(dim=-1).item())
+    worst = int(torch.nan_to_num(tolerated, nan=-math.inf).argmin(dim=-1).item())
     return Evaluation(
         lhs=float(lhs[0, worst]),
         rhs=float(rhs[0, worst]),
-        margin=float(slack[0, worst]),
+        margin=float(plain[0, worst]),
+        tolerated=float(tolerated[0, worst]),
         part=m.parts[worst] if m.parts else None,
         notes={k: float(v.reshape(-1)[0]) for k, v in m.notes.items()},
         finite=finite,
@@ -114,9 +128,22 @@ class _Tracker:
     worst_margin: float = math.inf
     worst_notes: dict[str, float] = field(default_factory=dict)
     worst_params: Params | None = None
+    rtol: float = 0.0
+
+    def telling(self, evaluation: Evaluation) -> bool:
+        trivial = evaluation.lhs == 0.0 and evaluation.rhs == 0.0
+        return not trivial and not evaluation.within_rounding_only(self.rtol)
 
     def observe(self, params: Params, evaluation: Evaluation) -> None:
+        """Count the example; keep it if its margin is the smallest so far.
+
+        0 <= 0 (a start at the minimizer, a zero error) is tight only trivially, and a
+        margin that only rounding noise pushed below -rtol says nothing either: such
+        examples are checked but do not count as the worst one.
+        """
         self.examples += 1
+        if not self.telling(evaluation):
+            return
         if evaluation.margin < self.worst_margin:
             self.worst_margin, self.worst_notes = evaluation.margin, evaluation.notes
             self.worst_params = params
@@ -137,7 +164,7 @@ def search(
     """
     claim = prop.claim
     constants = claim.constants_for(mutant)
-    tracker = _Tracker()
+    tracker = _Tracker(rtol=claim.rtol)
     if budget is None:
         budget = profile.mutant_examples if mutant is not None else profile.examples
 
@@ -148,9 +175,10 @@ def search(
         tracker.observe(params, evaluation)
         if on_example is not None and tracker.examples % 100 == 0:
             on_example(tracker.examples)
-        # Hypothesis maximizes a target; clip so that one huge value cannot dominate.
-        target(max(-evaluation.margin, -1e6), label="negative relative margin")
-        if evaluation.margin < -claim.rtol:
+        if tracker.telling(evaluation):
+            # Hypothesis maximizes a target; clip so that one huge value cannot dominate.
+            target(min(-evaluation.margin, 1e6), label="negative relative margin")
+        if evaluation.violates(claim.rtol):
             raise _Violation(params, evaluation)
 
     options: dict[str, Any] = {

@@ -1,0 +1,129 @@
+"""Logistic regression, plain and ridge-regularized, with its minimizer from cvxpy.
+
+A batch of
+
+    f(w) = (1/n) sum_i log(1 + exp(-y_i x_i'w)) + (ridge/2) ||w||^2,
+
+with features x_i (B, n, d), labels y_i = +-1 (B, n) and ridge >= 0 (B,). Writing
+s_i = sigmoid(y_i x_i'w): grad f = -(1/n) sum_i (1 - s_i) y_i x_i + ridge w and
+Hess f = (1/n) sum_i s_i (1 - s_i) x_i x_i' + ridge I, so f is L-smooth with
+L = lmax(X'X)/(4n) + ridge and ridge-strongly convex.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import cvxpy as cp
+import numpy as np
+import torch
+
+from models.quadratic import batch_eye, lmax
+
+
+@dataclass(frozen=True)
+class Logistic:
+    features: torch.Tensor  # x_i, (B, n, d)
+    labels: torch.Tensor  # y_i in {-1, +1}, (B, n)
+    ridge: torch.Tensor  # (B,)
+
+    def _margins(self, w: torch.Tensor) -> torch.Tensor:
+        return self.labels * torch.einsum("bnd,bd->bn", self.features, w)
+
+    @property
+    def smoothness(self) -> torch.Tensor:
+        """L = lmax(X'X)/(4n) + ridge, (B,)."""
+        n = self.features.shape[1]
+        gram = self.features.transpose(-1, -2) @ self.features
+        return lmax(gram) / (4 * n) + self.ridge
+
+    @property
+    def strong_convexity(self) -> torch.Tensor:
+        """mu = ridge (the data term adds curvature, but no uniform amount of it)."""
+        return self.ridge
+
+    def value(self, w: torch.Tensor) -> torch.Tensor:
+        loss = torch.nn.functional.softplus(-self._margins(w)).mean(-1)
+        return loss + self.ridge / 2 * (w * w).sum(-1)
+
+    def grad(self, w: torch.Tensor) -> torch.Tensor:
+        weights = torch.sigmoid(-self._margins(w)) * self.labels / self.features.shape[1]
+        return -torch.einsum("bn,bnd->bd", weights, self.features) + self.ridge.unsqueeze(-1) * w
+
+    def hessian(self, w: torch.Tensor) -> torch.Tensor:
+        s = torch.sigmoid(self._margins(w))
+        weights = s * (1 - s) / self.features.shape[1]
+        data = torch.einsum("bn,bni,bnj->bij", weights, self.features, self.features)
+        return data + self.ridge.view(-1, 1, 1) * batch_eye(data)
+
+    def inner_step(self, w: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        return w - a.unsqueeze(-1) * self.grad(w)
+
+    def minimize(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(w*, f*, scale of w*) for each instance: cvxpy (CLARABEL), then Newton steps.
+
+        CLARABEL stops near 1e-8; a few Newton steps from its answer reach the float64
+        floor, which the margins of the convergence claims need. At that floor the
+        gradient is known to about eps * (mean ||x_i|| + ridge ||w*||), so w* is known to
+        eps times the returned scale, (mean ||x_i|| + ridge ||w*||) / lmin(Hess f(w*)).
+        The data must make f coercive (``spanning_anchors`` guarantees it).
+        """
+        start = torch.stack(
+            [
+                torch.as_tensor(
+                    solve_with_cvxpy(
+                        self.features[b].detach().cpu().numpy(),
+                        self.labels[b].detach().cpu().numpy(),
+                        float(self.ridge[b]),
+                    ),
+                    dtype=self.features.dtype,
+                    device=self.features.device,
+                )
+                for b in range(self.features.shape[0])
+            ]
+        )
+        w = newton_polish(self, start)
+        gradient_terms = self.features.norm(dim=-1).mean(-1) + self.ridge * w.norm(dim=-1)
+        curvature = torch.linalg.eigvalsh(self.hessian(w))[..., 0]
+        return w, self.value(w), gradient_terms / curvature
+
+
+def newton_polish(f: Logistic, w: torch.Tensor, steps: int = 4) -> torch.Tensor:
+    """A few Newton steps w <- w - Hess^-1 grad; each squares the error near w*."""
+    for _ in range(steps):
+        w = w - torch.linalg.solve(f.hessian(w), f.grad(w).unsqueeze(-1)).squeeze(-1)
+    return w
+
+
+@cache
+def _problem(n: int, d: int) -> tuple[cp.Problem, cp.Parameter, cp.Parameter, cp.Variable]:
+    """One parametrized problem per shape, so that cvxpy compiles it once (DPP)."""
+    signed = cp.Parameter((n, d))  # rows y_i x_i
+    ridge = cp.Parameter(nonneg=True)
+    w = cp.Variable(d)
+    objective = cp.sum(cp.logistic(-(signed @ w))) / n + ridge / 2 * cp.sum_squares(w)
+    return cp.Problem(cp.Minimize(objective)), signed, ridge, w
+
+
+def solve_with_cvxpy(features: np.ndarray, labels: np.ndarray, ridge: float) -> np.ndarray:
+    """argmin of the logistic loss for one instance, by cvxpy with the CLARABEL solver."""
+    n, d = features.shape
+    problem, signed, ridge_parameter, w = _problem(n, d)
+    signed.value = labels[:, None] * features
+    ridge_parameter.value = ridge
+    # tighter than the defaults (1e-8): the loss is flat near w*, so w* needs a small gap
+    # (it may then report "optimal_inaccurate": the Newton polish takes it from there).
+    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or w.value is None:
+        raise RuntimeError(f"cvxpy/CLARABEL could not minimize the logistic loss: {problem.status}")
+    return np.asarray(w.value)
+
+
+def spanning_anchors(d: int) -> np.ndarray:
+    """d + 1 points e_1, ..., e_d, -(e_1 + ... + e_d) whose cone is all of R^d.
+
+    Appended with label +1, they make every direction w lose on some point, so that the
+    logistic loss is coercive and has a minimizer even without a ridge term.
+    """
+    return np.vstack([np.eye(d), -np.ones((1, d))])

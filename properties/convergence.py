@@ -1,0 +1,200 @@
+"""Properties of family ``convergence``: gradient descent as the inner loop."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from hypothesis import strategies as st
+
+from models.huber import RadialHuber
+from models.inner_loop import unroll
+from models.logistic import Logistic
+from models.quadratic import Quadratic
+from properties.strategies import (
+    SMOOTHNESS,
+    dimension_of,
+    dimensions,
+    features_dimension,
+    logistic_constants,
+    logistic_regressions,
+    quadratics,
+    step_counts,
+    unit_interval,
+    vectors,
+)
+from theory import convergence, descent
+from trajcheck.core import Batch, Limits, Measurement, Params, Property
+
+
+def _quadratic(batch: Batch) -> Quadratic:
+    return Quadratic.from_spectrum(batch["spectrum"], batch["rotation"], batch.get("center"))
+
+
+def _logistic(batch: Batch) -> Logistic:
+    return Logistic(batch["features"], batch["labels"], batch["ridge"])
+
+
+# convergence.convex_gd ---------------------------------------------------------------
+
+
+@st.composite
+def _convex_quadratic(draw: st.DrawFn, limits: Limits) -> Params:
+    """A PSD quadratic with x* = 0, f* = 0, a start x_0, K >= 1 and a = 1/L."""
+    params = draw(quadratics(limits))
+    params["x0"] = draw(vectors(len(params["spectrum"])))
+    params["K"] = draw(step_counts(limits, min_steps=1))
+    params["a"] = 1 / params["spectrum"][0]
+    return params
+
+
+def measure_convex_quadratic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f, a, K, x0 = _quadratic(batch), batch["a"], batch["K"], batch["x0"]
+    gap = f.value(unroll(f.inner_step, x0, a, K)) - f.fstar
+    bound = convergence.convex_gd_bound(f.smoothness, (x0 * x0).sum(-1), K, constants["offset"])
+    return Measurement(lhs=gap, rhs=bound, notes={"ratio": gap / bound})
+
+
+@st.composite
+def _huber(draw: st.DrawFn, limits: Limits) -> Params:
+    """A radial Huber loss at x* = 0 with width delta = t R/(2K+1), t in (0, 3]."""
+    d = draw(dimensions(limits))
+    x0 = draw(vectors(d))
+    K = draw(step_counts(limits, min_steps=1))
+    t = draw(st.floats(0.0, 3.0, exclude_min=True))
+    L = draw(SMOOTHNESS)
+    R = float(torch.tensor(x0, dtype=torch.float64).norm())
+    return {"L": L, "width": t * R / (2 * K + 1), "x0": x0, "K": K, "a": 1 / L}
+
+
+def measure_convex_huber(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    x0, K = batch["x0"], batch["K"]
+    f = RadialHuber(batch["L"], batch["width"], torch.zeros_like(x0))
+    gap = f.value(unroll(f.inner_step, x0, batch["a"], K)) - f.fstar
+    R_sq = (x0 * x0).sum(-1)
+    bound = convergence.convex_gd_bound(f.smoothness, R_sq, K, constants["offset"])
+    notes = {"ratio": gap / bound, "t": batch["width"] * (2 * K + 1) / R_sq.sqrt()}
+    return Measurement(lhs=gap, rhs=bound, notes=notes)
+
+
+@st.composite
+def _convex_logistic(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(logistic_regressions(limits, ridge=False))
+    params["x0"] = draw(vectors(features_dimension(params), bound=5.0))
+    params["K"] = draw(step_counts(limits, min_steps=1))
+    params["a"] = 1 / logistic_constants(params)[1]
+    return params
+
+
+def measure_convex_logistic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f, a, K, x0 = _logistic(batch), batch["a"], batch["K"], batch["x0"]
+    minimizer, fstar, _ = f.minimize()
+    value = f.value(unroll(f.inner_step, x0, a, K))
+    R_sq = ((x0 - minimizer) ** 2).sum(-1)
+    bound = convergence.convex_gd_bound(f.smoothness, R_sq, K, constants["offset"])
+    return Measurement(
+        lhs=value - fstar,
+        rhs=bound,
+        scale=value.abs() + fstar.abs(),
+        notes={"ratio": (value - fstar) / bound},
+    )
+
+
+CONVEX_GD_HUBER = Property(
+    convergence.CONVEX_GD, _huber, measure_convex_huber, dimension=lambda p: len(p["x0"]),
+    model="huber",
+)  # fmt: skip
+CONVEX_GD_QUADRATIC = Property(
+    convergence.CONVEX_GD, _convex_quadratic, measure_convex_quadratic, dimension_of,
+    model="quadratic",
+)  # fmt: skip
+CONVEX_GD_LOGISTIC = Property(
+    convergence.CONVEX_GD, _convex_logistic, measure_convex_logistic, features_dimension,
+    model="logistic",
+)  # fmt: skip
+
+
+# convergence.strongly_convex_gd ------------------------------------------------------
+
+
+def _linear_rate(
+    x_K: torch.Tensor,
+    x0: torch.Tensor,
+    minimizer: torch.Tensor,
+    mu: torch.Tensor,
+    L: torch.Tensor,
+    a: torch.Tensor,
+    K: torch.Tensor,
+    rate_factor: float,
+    minimizer_scale: torch.Tensor | None = None,
+) -> Measurement:
+    """||x_K - x*|| <= (rate_factor q)^K ||x_0 - x*||, rounded at the size of the vectors
+    subtracted and, where x* is computed, at the accuracy it is known to."""
+    q = descent.contraction_factor(mu, L, a)
+    distance = (x_K - minimizer).norm(dim=-1)
+    scale = minimizer.norm(dim=-1) + torch.maximum(x0.norm(dim=-1), x_K.norm(dim=-1))
+    if minimizer_scale is not None:
+        scale = scale + minimizer_scale
+    return Measurement(
+        lhs=distance,
+        rhs=convergence.linear_rate_bound((x0 - minimizer).norm(dim=-1), q, K, rate_factor),
+        scale=scale,
+        notes={"q": q, "a(mu+L)/2": a * (mu + L) / 2},
+    )
+
+
+@st.composite
+def _strongly_convex_quadratic(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(quadratics(limits, min_ratio=1e-3))
+    d = len(params["spectrum"])
+    params["center"] = draw(vectors(d))
+    params["x0"] = draw(vectors(d))
+    params["K"] = draw(step_counts(limits, min_steps=1))
+    mu, L = min(params["spectrum"]), params["spectrum"][0]
+    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
+    return params
+
+
+def measure_rate_quadratic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f, a, K, x0 = _quadratic(batch), batch["a"], batch["K"], batch["x0"]
+    x_K = unroll(f.inner_step, x0, a, K)
+    return _linear_rate(
+        x_K, x0, f.center, f.strong_convexity, f.smoothness, a, K, constants["rate_factor"]
+    )
+
+
+@st.composite
+def _ridge_logistic(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(logistic_regressions(limits, ridge=True))
+    params["x0"] = draw(vectors(features_dimension(params), bound=5.0))
+    params["K"] = draw(step_counts(limits, min_steps=1))
+    mu, L = logistic_constants(params)
+    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
+    return params
+
+
+def measure_rate_logistic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f, a, K, x0 = _logistic(batch), batch["a"], batch["K"], batch["x0"]
+    minimizer, _, minimizer_scale = f.minimize()
+    x_K = unroll(f.inner_step, x0, a, K)
+    return _linear_rate(
+        x_K,
+        x0,
+        minimizer,
+        f.strong_convexity,
+        f.smoothness,
+        a,
+        K,
+        constants["rate_factor"],
+        minimizer_scale,
+    )
+
+
+STRONGLY_CONVEX_GD_QUADRATIC = Property(
+    convergence.STRONGLY_CONVEX_GD, _strongly_convex_quadratic, measure_rate_quadratic,
+    dimension_of, model="quadratic",
+)  # fmt: skip
+STRONGLY_CONVEX_GD_LOGISTIC = Property(
+    convergence.STRONGLY_CONVEX_GD, _ridge_logistic, measure_rate_logistic,
+    features_dimension, model="ridge-logistic",
+)  # fmt: skip
