@@ -12,6 +12,7 @@ L = lmax(X'X)/(4n) + ridge and ridge-strongly convex.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cache
 
@@ -113,8 +114,11 @@ def solve_with_cvxpy(features: np.ndarray, labels: np.ndarray, ridge: float) -> 
     signed.value = labels[:, None] * features
     ridge_parameter.value = ridge
     # tighter than the defaults (1e-8): the loss is flat near w*, so w* needs a small gap
-    # (it may then report "optimal_inaccurate": the Newton polish takes it from there).
-    problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+    # (it may then report "optimal_inaccurate", and warn: the Newton polish takes it from
+    # there, so the warning is silenced here and the status checked below).
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+        problem.solve(solver=cp.CLARABEL, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or w.value is None:
         raise RuntimeError(f"cvxpy/CLARABEL could not minimize the logistic loss: {problem.status}")
     return np.asarray(w.value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from hypothesis import strategies as st
@@ -24,7 +25,8 @@ from properties.strategies import (
     vectors,
 )
 from theory import convergence, descent
-from trajcheck.core import Batch, Limits, Measurement, Params, Property
+from trajcheck.certificates import METHOD, gradient_descent_worst_case
+from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property
 
 
 def _quadratic(batch: Batch) -> Quadratic:
@@ -100,9 +102,29 @@ def measure_convex_logistic(batch: Batch, constants: Mapping[str, float]) -> Mea
     )
 
 
+def certify_convex_gd(outcome: Outcome) -> dict[str, Any]:
+    """The PEP worst case of K steps of size 1/L on L-smooth convex functions, at the L and
+    K of the Huber instance the search found tightest, beside L/(4K+2) (R = 1)."""
+    huber = dict(outcome.models).get("huber")
+    params = huber.worst_params if huber is not None else None
+    L, K = (params["L"], params["K"]) if params else (1.0, 1)
+    value = gradient_descent_worst_case(L, 1 / L, K)
+    theoretical = float(convergence.convex_gd_bound(L, 1.0, K))
+    return {
+        "method": METHOD,
+        "model": "huber",
+        "L": L,
+        "K": K,
+        "value": value,
+        "theoretical": theoretical,
+        "relative_gap": abs(value - theoretical) / theoretical,
+        "observed_worst_ratio": huber.worst_notes.get("ratio") if huber else None,
+    }
+
+
 CONVEX_GD_HUBER = Property(
     convergence.CONVEX_GD, _huber, measure_convex_huber, dimension=lambda p: len(p["x0"]),
-    model="huber",
+    model="huber", certificate=certify_convex_gd,
 )  # fmt: skip
 CONVEX_GD_QUADRATIC = Property(
     convergence.CONVEX_GD, _convex_quadratic, measure_convex_quadratic, dimension_of,

@@ -23,6 +23,7 @@ from properties.strategies import (
     logistic_regressions,
     quadratics,
     step_counts,
+    step_frontier,
     unit_interval,
     up_to_the_boundary,
     vectors,
@@ -189,6 +190,7 @@ ERROR_CONTRACTION_NONCONVEX = Property(
     measure=measure_no_amplification,
     dimension=cosine_dimension,
     model="cosine",
+    frontier=step_frontier(cosine_smoothness, safe_aL=0.0),
 )
 
 

@@ -16,6 +16,7 @@ from properties.strategies import (
     dimension_of,
     quadratics,
     step_counts,
+    step_frontier,
     up_to_the_boundary,
     vectors,
 )
@@ -109,6 +110,7 @@ ANY_STEP = Property(
     measure=measure_below_smoothness,
     dimension=dimension_of,
     model="quadratic",
+    frontier=step_frontier(lambda params: params["spectrum"][0], safe_aL=1.0),
 )
 
 
@@ -156,6 +158,7 @@ NONQUADRATIC = Property(
     measure=measure_nonquadratic,
     dimension=cosine_dimension,
     model="cosine",
+    frontier=step_frontier(cosine_smoothness, safe_aL=0.0),
 )
 
 MAML_BOUND = Property(

@@ -6,12 +6,13 @@ counterexample can be written to a file and replayed exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from trajcheck.core import Limits, Params
+from trajcheck.core import Frontier, Limits, Params
 
 #: Range of the top eigenvalue L: wide enough that scale-dependence would show.
 SMOOTHNESS = st.floats(min_value=1e-2, max_value=1e2)
@@ -79,6 +80,17 @@ def quadratics(draw: st.DrawFn, limits: Limits, *, min_ratio: float = 0.0) -> Pa
 
 def dimension_of(params: Params) -> int:
     return len(params["spectrum"])
+
+
+def step_frontier(smoothness: Callable[[Params], float], safe_aL: float) -> Frontier:
+    """Bisect the step a, reported as a*L, from a*L = ``safe_aL`` (where the claim holds)
+    to the counterexample's step."""
+    return Frontier(
+        parameter="a",
+        label="a*L",
+        safe=lambda params: safe_aL / smoothness(params),
+        report=lambda params, a: a * smoothness(params),
+    )
 
 
 def unit_vector(d: int, seed: int) -> list[float]:

@@ -131,6 +131,25 @@ Measure = Callable[[Batch, Mapping[str, float]], "Measurement"]
 
 
 @dataclass(frozen=True)
+class Frontier:
+    """A scalar parameter of the instances (a step size) whose boundary between holding
+    and failing the runner locates, by bisection from a counterexample.
+
+    ``safe`` gives, for the counterexample's instance, a value of ``parameter`` at which
+    the claim holds; ``report`` turns a value into the number shown (a -> a*L).
+    """
+
+    parameter: str
+    label: str
+    safe: Callable[[Params], float]
+    report: Callable[[Params, float], float]
+
+
+#: Given the claim's whole outcome (worst instance, notes), a certificate record.
+Certify = Callable[["Outcome"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class Property:
     """A claim bound to a model: how to draw an instance and how to measure it.
 
@@ -144,6 +163,8 @@ class Property:
     measure: Measure
     dimension: Callable[[Params], int]
     model: str = "instances"
+    frontier: Frontier | None = None
+    certificate: Certify | None = None
 
 
 @dataclass
@@ -188,6 +209,7 @@ class Outcome:
     seconds: float
     worst_model: str | None = None
     models: list[tuple[str, Outcome]] = field(default_factory=list)
+    frontier: dict[str, Any] | None = None
 
     def models_json(self) -> list[dict[str, Any]]:
         """One line per model searched: where the verdict and the worst margin came from."""
@@ -268,6 +290,7 @@ class Result:
             "worst_instance": o.worst_params,
             "worst_model": o.worst_model,
             "models": o.models_json(),
+            "frontier": o.frontier,
             "rtol": c.rtol,
             "tolerance_note": c.tolerance_note,
             "search_note": c.search_note,

@@ -289,6 +289,52 @@ def search_models(
     return combine(outcomes)
 
 
+def locate_frontier(
+    prop: Property, counterexample: Counterexample, constants: Mapping[str, float],
+    device: torch.device, steps: int = 60,
+) -> dict[str, Any] | None:  # fmt: skip
+    """Bisect the frontier's parameter between a value where the counterexample's
+    instance satisfies the claim and the value where it breaks it.
+
+    The claim need not be monotone in the parameter: bisection finds one crossing, the
+    one between the two ends it starts from, and says so by reporting both ends.
+    """
+    frontier = prop.frontier
+    if frontier is None:
+        return None
+    params = dict(counterexample.params)
+
+    def breaks(value: float) -> bool:
+        trial = {**params, frontier.parameter: value}
+        return evaluate(prop, trial, constants, device).violates(prop.claim.rtol)
+
+    holds_at, fails_at = frontier.safe(params), float(params[frontier.parameter])
+    if breaks(holds_at):
+        return {"label": frontier.label, "located": False, "reason": "no safe value holds"}
+    for _ in range(steps):
+        middle = (holds_at + fails_at) / 2
+        if middle in (holds_at, fails_at):
+            break
+        holds_at, fails_at = (holds_at, middle) if breaks(middle) else (middle, fails_at)
+    return {
+        "label": frontier.label,
+        "located": True,
+        "parameter": frontier.parameter,
+        "holds_at": frontier.report(params, holds_at),
+        "fails_at": frontier.report(params, fails_at),
+        "boundary": frontier.report(params, (holds_at + fails_at) / 2),
+    }
+
+
+def _certify(prop: Property, outcome: Outcome) -> dict[str, Any]:
+    """The property's certificate; a solver that fails is recorded, not raised."""
+    assert prop.certificate is not None
+    try:
+        return prop.certificate(outcome)
+    except Exception as exc:
+        return {"model": prop.model, "error": f"{type(exc).__name__}: {exc}"}
+
+
 def run_claim(
     props: Sequence[Property],
     origins: Mapping[str, str],
@@ -308,6 +354,11 @@ def run_claim(
     if on_search:
         on_search(claim.id)
     outcome = search_models(props, None, profile, device, seed, on_example)
+    found = outcome.counterexample
+    if found is not None:
+        prop = next(p for p in props if p.model == found.model)
+        outcome.frontier = locate_frontier(prop, found, claim.constants, device)
+    certificates = [_certify(p, outcome) for p in props if p.certificate is not None]
     mutants = []
     for mutant in claim.mutants:
         if on_search:
@@ -319,4 +370,10 @@ def run_claim(
                 search_models(props, mutant, profile, device, seed, on_example),
             )
         )
-    return Result(claim=claim, outcome=outcome, mutants=mutants, origins=dict(origins))
+    return Result(
+        claim=claim,
+        outcome=outcome,
+        mutants=mutants,
+        origins=dict(origins),
+        certificate=certificates[0] if certificates else None,
+    )

@@ -89,6 +89,11 @@ def _section(claim: dict[str, Any]) -> str:
         f"{escape(claim['expected'])}, {mark}: {escape(summary.verdict_sentence(claim))}.</p>",
         "<ul>" + "".join(f"<li><b>{k}:</b> {v}</li>" for k, v in items) + "</ul>",
     ]
+    if summary.frontier_text(claim):
+        html.append(f"<p><b>Frontier:</b> {escape(summary.frontier_text(claim))}</p>")
+    if summary.certificate_rows(claim):
+        rows = [[escape(k), escape(v)] for k, v in summary.certificate_rows(claim)]
+        html.append("<h3>Certificate</h3>" + _table(["", "value"], rows, {1}))
     if claim.get("counterexample"):
         html.append(_counterexample(claim["counterexample"], "Minimal counterexample"))
     if claim["mutants"]:

@@ -52,6 +52,12 @@ def _section(claim: dict[str, Any]) -> list[str]:
         f"- Time: {claim['seconds']:.2f} s",
         "",
     ]
+    if summary.frontier_text(claim):
+        lines += [f"- Frontier: {summary.frontier_text(claim)}", ""]
+    if summary.certificate_rows(claim):
+        lines += ["### Certificate", ""]
+        lines += _table(["", "value"], [list(row) for row in summary.certificate_rows(claim)])
+        lines.append("")
     if claim.get("counterexample"):
         lines += _counterexample(claim["counterexample"], "### Minimal counterexample")
     if claim["mutants"]:

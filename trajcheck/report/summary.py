@@ -47,6 +47,36 @@ def models_text(searched: dict[str, Any]) -> str:
     )
 
 
+def frontier_text(claim: dict[str, Any]) -> str:
+    """Where the claim starts to fail, located by bisection from its counterexample."""
+    frontier = claim.get("frontier")
+    if not frontier:
+        return ""
+    if not frontier.get("located"):
+        return f"not located ({frontier.get('reason', '')})"
+    return (
+        f"{frontier['label']} = {frontier['boundary']:.12g} on the counterexample's instance "
+        f"(holds at {frontier['holds_at']:.12g}, fails at {frontier['fails_at']:.12g})"
+    )
+
+
+def certificate_rows(claim: dict[str, Any]) -> list[tuple[str, str]]:
+    """The certificate beside the search: certified value, theoretical bound, observed."""
+    certificate = claim.get("certificate")
+    if not certificate:
+        return []
+    if "error" in certificate:
+        return [("certificate failed", str(certificate["error"]))]
+    return [
+        ("method", str(certificate.get("method"))),
+        ("at", f"L = {number(certificate.get('L'))}, K = {certificate.get('K')} (R = 1)"),
+        ("certified worst case", number(certificate.get("value"))),
+        ("theoretical bound", number(certificate.get("theoretical"))),
+        ("relative gap", number(certificate.get("relative_gap"))),
+        ("observed worst ratio (search)", number(certificate.get("observed_worst_ratio"))),
+    ]
+
+
 def mutants_refuted(claim: dict[str, Any]) -> str:
     mutants = claim["mutants"]
     if not mutants:

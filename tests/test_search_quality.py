@@ -1,0 +1,57 @@
+""" "The search finds this": tightness, frontiers and certificates that the catalogue promises.
+
+Each test runs the real search (no fixed instance) with the session's profile.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from trajcheck.discovery import discover
+from trajcheck.runner import run_claim
+
+CATALOGUE = discover()
+
+pytestmark = pytest.mark.slow
+
+
+def _run(claim_id: str, profile, device):  # type: ignore[no-untyped-def]
+    entry = CATALOGUE.entries[claim_id]
+    return run_claim(entry.props, entry.origin_by_model, profile, device)
+
+
+def test_convex_gd_search_comes_within_one_percent_and_is_certified(
+    trajcheck_profile, trajcheck_device
+) -> None:
+    result = _run("convergence.convex_gd", trajcheck_profile, trajcheck_device)
+    assert result.outcome.verdict == "holds"
+    huber = dict(result.outcome.models)["huber"]
+    assert huber.worst_notes["ratio"] >= 0.99  # targeting drives delta to R/(2K+1)
+    certificate = result.certificate
+    assert certificate is not None and "error" not in certificate
+    assert certificate["relative_gap"] <= 1e-6
+    assert certificate["observed_worst_ratio"] == huber.worst_notes["ratio"]
+
+
+def test_any_step_frontier_is_at_a_L_equal_two(trajcheck_profile, trajcheck_device) -> None:
+    frontier = _run("smoothing.any_step", trajcheck_profile, trajcheck_device).outcome.frontier
+    assert frontier is not None and frontier["located"]
+    assert frontier["boundary"] == pytest.approx(2.0, abs=1e-9)
+
+
+def test_nonconvex_errors_grow_for_every_step(trajcheck_profile, trajcheck_device) -> None:
+    outcome = _run(
+        "descent.error_contraction_nonconvex", trajcheck_profile, trajcheck_device
+    ).outcome
+    assert outcome.frontier is not None and outcome.frontier["boundary"] < 1e-6
+    assert outcome.counterexample is not None and outcome.counterexample.dimension == 1
+
+
+def test_nonquadratic_is_refuted_in_one_dimension_at_the_step_boundary(
+    trajcheck_profile, trajcheck_device
+) -> None:
+    """CLAIMS.md: a 1-D cosine with a = 1/L breaks it (and reaches about 1.79 L)."""
+    outcome = _run("smoothing.nonquadratic", trajcheck_profile, trajcheck_device).outcome
+    found = outcome.counterexample
+    assert found is not None and found.dimension == 1
+    assert found.notes["lmax/L"] > 1 and 0 < outcome.frontier["boundary"] <= 1
