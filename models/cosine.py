@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 import torch
 
+from models.loss import GradientStep
 from models.quadratic import batch_eye
 
 
 @dataclass(frozen=True)
-class CosineSum:
+class CosineSum(GradientStep):
     coef: torch.Tensor  # c, (B, m)
     freq: torch.Tensor  # w, (B, m, d)
     phase: torch.Tensor  # b, (B, m)
@@ -72,10 +73,6 @@ class CosineSum:
         """D^3 f(x)[v], the directional derivative of the Hessian along v, (B, d, d)."""
         weights = self.coef * torch.sin(self._phases(x)) * torch.einsum("bmd,bd->bm", self.freq, v)
         return torch.einsum("bm,bmi,bmj->bij", weights, self.freq, self.freq)
-
-    def inner_step(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """U_a(x) = x - a grad f(x)."""
-        return x - a.unsqueeze(-1) * self.grad(x)
 
     def one_step_hessian(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """Hess F_1(x) for F_1 = f o U_a:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 
 import torch
 
+from models.loss import GradientStep
+
 
 @dataclass(frozen=True)
-class RadialHuber:
+class RadialHuber(GradientStep):
     smoothness: torch.Tensor  # L, (B,)
     width: torch.Tensor  # delta, (B,)
     center: torch.Tensor  # x*, (B, d)
@@ -42,6 +44,3 @@ class RadialHuber:
         delta = self.width.unsqueeze(-1)
         outside = delta / torch.where(r > delta, r, torch.ones_like(r))
         return self.smoothness.unsqueeze(-1) * torch.where(r > delta, outside * z, z)
-
-    def inner_step(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        return x - a.unsqueeze(-1) * self.grad(x)

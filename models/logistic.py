@@ -20,11 +20,12 @@ import cvxpy as cp
 import numpy as np
 import torch
 
+from models.loss import GradientStep
 from models.quadratic import batch_eye, lmax
 
 
 @dataclass(frozen=True)
-class Logistic:
+class Logistic(GradientStep):
     features: torch.Tensor  # x_i, (B, n, d)
     labels: torch.Tensor  # y_i in {-1, +1}, (B, n)
     ridge: torch.Tensor  # (B,)
@@ -57,9 +58,6 @@ class Logistic:
         weights = s * (1 - s) / self.features.shape[1]
         data = torch.einsum("bn,bni,bnj->bij", weights, self.features, self.features)
         return data + self.ridge.view(-1, 1, 1) * batch_eye(data)
-
-    def inner_step(self, w: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        return w - a.unsqueeze(-1) * self.grad(w)
 
     def minimize(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(w*, f*, scale of w*) for each instance: cvxpy (CLARABEL), then Newton steps.

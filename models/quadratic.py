@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from models.loss import GradientStep
+
 
 def batch_eye(like: torch.Tensor) -> torch.Tensor:
     """The identity, broadcast to the batch of square matrices ``like`` (B, d, d)."""
@@ -47,7 +49,7 @@ def lmax(symmetric: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class Quadratic:
+class Quadratic(GradientStep):
     """A batch of quadratics f(x) = 1/2 (x - center)' A (x - center) + fstar."""
 
     hessian: torch.Tensor  # A, (B, d, d), symmetric PSD
@@ -90,10 +92,6 @@ class Quadratic:
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """grad f(x) = A (x - x*), (B, d) -> (B, d)."""
         return torch.einsum("bij,bj->bi", self.hessian, x - self.center)
-
-    def inner_step(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        """U_a(x) = x - a grad f(x), one pseudo-gradient (trajectory) step."""
-        return x - a.unsqueeze(-1) * self.grad(x)
 
     def step_matrix(self, a: torch.Tensor) -> torch.Tensor:
         """I - aA: the Jacobian of U_a, (B, d, d)."""

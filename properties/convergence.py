@@ -8,10 +8,8 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from models.huber import RadialHuber
 from models.inner_loop import unroll
-from models.logistic import Logistic
-from models.quadratic import Quadratic
+from properties import builders
 from properties.strategies import (
     SMOOTHNESS,
     dimension_of,
@@ -28,15 +26,6 @@ from theory import convergence, descent
 from trajcheck.certificates import METHOD, gradient_descent_worst_case
 from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property
 
-
-def _quadratic(batch: Batch) -> Quadratic:
-    return Quadratic.from_spectrum(batch["spectrum"], batch["rotation"], batch.get("center"))
-
-
-def _logistic(batch: Batch) -> Logistic:
-    return Logistic(batch["features"], batch["labels"], batch["ridge"])
-
-
 # convergence.convex_gd ---------------------------------------------------------------
 
 
@@ -51,7 +40,7 @@ def _convex_quadratic(draw: st.DrawFn, limits: Limits) -> Params:
 
 
 def measure_convex_quadratic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    f, a, K, x0 = _quadratic(batch), batch["a"], batch["K"], batch["x0"]
+    f, a, K, x0 = builders.quadratic(batch), batch["a"], batch["K"], batch["x0"]
     gap = f.value(unroll(f.inner_step, x0, a, K)) - f.fstar
     bound = convergence.convex_gd_bound(f.smoothness, (x0 * x0).sum(-1), K, constants["offset"])
     return Measurement(lhs=gap, rhs=bound, notes={"ratio": gap / bound})
@@ -71,7 +60,7 @@ def _huber(draw: st.DrawFn, limits: Limits) -> Params:
 
 def measure_convex_huber(batch: Batch, constants: Mapping[str, float]) -> Measurement:
     x0, K = batch["x0"], batch["K"]
-    f = RadialHuber(batch["L"], batch["width"], torch.zeros_like(x0))
+    f = builders.radial_huber(batch)
     gap = f.value(unroll(f.inner_step, x0, batch["a"], K)) - f.fstar
     R_sq = (x0 * x0).sum(-1)
     bound = convergence.convex_gd_bound(f.smoothness, R_sq, K, constants["offset"])
@@ -89,7 +78,7 @@ def _convex_logistic(draw: st.DrawFn, limits: Limits) -> Params:
 
 
 def measure_convex_logistic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    f, a, K, x0 = _logistic(batch), batch["a"], batch["K"], batch["x0"]
+    f, a, K, x0 = builders.logistic(batch), batch["a"], batch["K"], batch["x0"]
     minimizer, fstar, _ = f.minimize()
     value = f.value(unroll(f.inner_step, x0, a, K))
     R_sq = ((x0 - minimizer) ** 2).sum(-1)
@@ -178,7 +167,7 @@ def _strongly_convex_quadratic(draw: st.DrawFn, limits: Limits) -> Params:
 
 
 def measure_rate_quadratic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    f, a, K, x0 = _quadratic(batch), batch["a"], batch["K"], batch["x0"]
+    f, a, K, x0 = builders.quadratic(batch), batch["a"], batch["K"], batch["x0"]
     x_K = unroll(f.inner_step, x0, a, K)
     return _linear_rate(
         x_K, x0, f.center, f.strong_convexity, f.smoothness, a, K, constants["rate_factor"]
@@ -196,7 +185,7 @@ def _ridge_logistic(draw: st.DrawFn, limits: Limits) -> Params:
 
 
 def measure_rate_logistic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    f, a, K, x0 = _logistic(batch), batch["a"], batch["K"], batch["x0"]
+    f, a, K, x0 = builders.logistic(batch), batch["a"], batch["K"], batch["x0"]
     minimizer, _, minimizer_scale = f.minimize()
     x_K = unroll(f.inner_step, x0, a, K)
     return _linear_rate(

@@ -1,16 +1,16 @@
-"""Properties of family ``descent`` on quadratics."""
+"""Properties of family ``descent``: one inner step decreases the loss, and errors injected
+into a trajectory contract (strongly convex) or may grow (nonconvex)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import torch
 from hypothesis import strategies as st
 
-from models.cosine import CosineSum
-from models.huber import RadialHuber
 from models.inner_loop import perturbed_trajectories
-from models.logistic import Logistic
-from models.quadratic import Quadratic
+from models.loss import SmoothLoss, StronglyConvexLoss
+from properties import builders
 from properties.strategies import (
     SMOOTHNESS,
     cosine_dimension,
@@ -32,138 +32,191 @@ from theory import descent
 from trajcheck.core import Batch, Limits, Measurement, Params, Property
 
 
+def _far_center_rounding(L: torch.Tensor, x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+    """L ||x - x*|| (||x|| + ||x*||): the cancellation in U_a(x) - x* when x and x* are
+    large and close, for models written around a center x*."""
+    return L * (x - center).norm(dim=-1) * (x.norm(dim=-1) + center.norm(dim=-1))
+
+
+# descent.lemma -----------------------------------------------------------------------
+
+
+def _lemma(
+    f: SmoothLoss, x: torch.Tensor, a: torch.Tensor, divisor: float, rounding: torch.Tensor
+) -> Measurement:
+    """f(U_a(x)) <= f(x) - a(1 - aL/divisor)||grad f(x)||^2, rounded at |f(x)| +
+    a||grad f(x)||^2 plus the model's own ``rounding`` term."""
+    value, grad_sq = f.value(x), (f.grad(x) ** 2).sum(-1)
+    L = f.smoothness
+    return Measurement(
+        lhs=f.value(f.inner_step(x, a)),
+        rhs=descent.descent_lemma_bound(value, grad_sq, a, L, divisor=divisor),
+        scale=value.abs() + a * grad_sq + rounding,
+        notes={"a*L": a * L},
+    )
+
+
+def _lemma_step(draw: st.DrawFn, L: float) -> float:
+    """a = s * 2/L with s in (0, 1): the lemma's whole range of steps."""
+    return 2 * draw(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)) / L
+
+
 @st.composite
-def _lemma_instances(draw: st.DrawFn, limits: Limits) -> Params:
+def _quadratic_lemma(draw: st.DrawFn, limits: Limits) -> Params:
     params = draw(quadratics(limits))
     d = len(params["spectrum"])
     params["center"] = draw(vectors(d))
     params["fstar"] = draw(st.floats(-10.0, 10.0))
     params["x"] = draw(vectors(d))
-    aL = draw(st.floats(0.0, 2.0, exclude_min=True, exclude_max=True))
-    params["a"] = aL / params["spectrum"][0]
+    params["a"] = _lemma_step(draw, params["spectrum"][0])
     return params
 
 
-def _quadratic(batch: Batch) -> Quadratic:
-    return Quadratic.from_spectrum(
-        batch["spectrum"], batch["rotation"], batch.get("center"), batch.get("fstar")
-    )
+def measure_quadratic_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f, x = builders.quadratic(batch), batch["x"]
+    rounding = f.fstar.abs() + _far_center_rounding(f.smoothness, x, f.center)
+    return _lemma(f, x, batch["a"], constants["divisor"], rounding)
 
 
-def measure_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    """f(U_a(x)) <= f(x) - a(1 - aL/divisor)||grad f(x)||^2."""
-    q, x, a = _quadratic(batch), batch["x"], batch["a"]
-    L = q.smoothness
-    f_x, g = q.value(x), q.grad(x)
-    grad_sq = (g * g).sum(-1)
-    displacement = (x - q.center).norm(dim=-1)
-    rounded_terms = (
-        f_x.abs()
-        + q.fstar.abs()
-        + a * grad_sq
-        + L * displacement * (x.norm(dim=-1) + q.center.norm(dim=-1))
-    )
-    return Measurement(
-        lhs=q.value(q.inner_step(x, a)),
-        rhs=descent.descent_lemma_bound(f_x, grad_sq, a, L, divisor=constants["divisor"]),
-        scale=rounded_terms,
-        notes={"a*L": a * L},
+@st.composite
+def _cosine_lemma(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(cosine_sums(limits))
+    params["x"] = draw(vectors(cosine_dimension(params), bound=4.0))
+    params["a"] = _lemma_step(draw, cosine_smoothness(params))
+    return params
+
+
+def measure_cosine_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f = builders.cosine_sum(batch)
+    return _lemma(f, batch["x"], batch["a"], constants["divisor"], f.magnitude)
+
+
+@st.composite
+def _logistic_lemma(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(logistic_regressions(limits, ridge=draw(st.booleans())))
+    params["x"] = draw(vectors(features_dimension(params), bound=5.0))
+    params["a"] = _lemma_step(draw, logistic_constants(params)[1])
+    return params
+
+
+def measure_logistic_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    x = batch["x"]
+    return _lemma(
+        builders.logistic(batch), x, batch["a"], constants["divisor"], torch.zeros_like(x[:, 0])
     )
 
 
 @st.composite
-def _contraction_instances(draw: st.DrawFn, limits: Limits) -> Params:
+def _huber_lemma(draw: st.DrawFn, limits: Limits) -> Params:
+    d = draw(dimensions(limits))
+    L = draw(SMOOTHNESS)
+    return {
+        "L": L,
+        "width": draw(st.floats(1e-3, 10.0)),
+        "center": draw(vectors(d)),
+        "x": draw(vectors(d)),
+        "a": _lemma_step(draw, L),
+    }
+
+
+def measure_huber_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    f, x = builders.radial_huber(batch), batch["x"]
+    rounding = _far_center_rounding(f.smoothness, x, f.center)
+    return _lemma(f, x, batch["a"], constants["divisor"], rounding)
+
+
+LEMMA = Property(
+    descent.LEMMA, _quadratic_lemma, measure_quadratic_lemma, dimension_of, model="quadratic"
+)
+LEMMA_COSINE = Property(
+    descent.LEMMA, _cosine_lemma, measure_cosine_lemma, cosine_dimension, model="cosine"
+)
+LEMMA_LOGISTIC = Property(
+    descent.LEMMA, _logistic_lemma, measure_logistic_lemma, features_dimension, model="logistic"
+)
+LEMMA_HUBER = Property(
+    descent.LEMMA, _huber_lemma, measure_huber_lemma, lambda p: len(p["x"]), model="huber"
+)
+
+
+# descent.error_contraction (strongly convex) ------------------------------------------
+
+
+def _contraction(f: StronglyConvexLoss, batch: Batch) -> Measurement:
+    """||x~_K - x_K|| <= q^(K-j) ||e|| for an error e injected into iterate j."""
+    a, K, j = batch["a"], batch["K"], batch["j"]
+    x, perturbed, largest = perturbed_trajectories(
+        f.inner_step, batch["x0"], a, batch["error"], j, K
+    )
+    mu, L = f.strong_convexity, f.smoothness
+    factor = descent.contraction_factor(mu, L, a)
+    return Measurement(
+        lhs=(perturbed - x).norm(dim=-1),
+        rhs=descent.contracted_error(batch["error"].norm(dim=-1), factor, K - j),
+        scale=largest,
+        notes={"q": factor, "K-j": (K - j).to(a.dtype), "a(mu+L)/2": a * (mu + L) / 2},
+    )
+
+
+def _injection(draw: st.DrawFn, limits: Limits, params: Params, d: int, bound: float) -> Params:
+    """Start x0, error e, K steps and the injection step j, 0 <= j <= K."""
+    params["x0"] = draw(vectors(d, bound))
+    params["error"] = draw(vectors(d, bound))
+    params["K"] = draw(step_counts(limits))
+    params["j"] = draw(st.integers(0, params["K"]))
+    return params
+
+
+@st.composite
+def _quadratic_contraction(draw: st.DrawFn, limits: Limits) -> Params:
     params = draw(quadratics(limits, min_ratio=1e-3))
     d = len(params["spectrum"])
     params["center"] = draw(vectors(d))
-    params["x0"] = draw(vectors(d))
-    params["error"] = draw(vectors(d))
-    K = draw(step_counts(limits))
-    params["K"] = K
-    params["j"] = draw(st.integers(0, K))
+    params = _injection(draw, limits, params, d, bound=10.0)
     mu, L = min(params["spectrum"]), params["spectrum"][0]
     params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
     return params
 
 
-def measure_contraction(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    """||x~_K - x_K|| <= q^(K-j) ||e|| for an error e injected into iterate j."""
-    q, a, K, j = _quadratic(batch), batch["a"], batch["K"], batch["j"]
-    x, perturbed, largest = perturbed_trajectories(
-        q.inner_step, batch["x0"], a, batch["error"], j, K
-    )
-    factor = descent.contraction_factor(q.strong_convexity, q.smoothness, a)
-    return Measurement(
-        lhs=(perturbed - x).norm(dim=-1),
-        rhs=descent.contracted_error(batch["error"].norm(dim=-1), factor, K - j),
-        scale=largest,
-        notes={
-            "q": factor,
-            "K-j": (K - j).to(a.dtype),
-            "a(mu+L)/2": a * (q.strong_convexity + q.smoothness) / 2,
-        },
-    )
-
-
-LEMMA = Property(
-    claim=descent.LEMMA,
-    instances=lambda limits: _lemma_instances(limits),
-    measure=measure_lemma,
-    dimension=dimension_of,
-    model="quadratic",
-)
-
-ERROR_CONTRACTION = Property(
-    claim=descent.ERROR_CONTRACTION,
-    instances=lambda limits: _contraction_instances(limits),
-    measure=measure_contraction,
-    dimension=dimension_of,
-    model="quadratic",
-)
-
-
-def _cosine(batch: Batch) -> CosineSum:
-    return CosineSum(batch["coef"], batch["freq"], batch["phase"])
-
-
 @st.composite
-def _cosine_lemma_instances(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(cosine_sums(limits))
-    params["x"] = draw(vectors(cosine_dimension(params), bound=4.0))
-    s = draw(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True))
-    params["a"] = 2 * s / cosine_smoothness(params)
+def _logistic_contraction(draw: st.DrawFn, limits: Limits) -> Params:
+    params = draw(logistic_regressions(limits, ridge=True))
+    params = _injection(draw, limits, params, features_dimension(params), bound=5.0)
+    mu, L = logistic_constants(params)
+    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
     return params
 
 
-def measure_cosine_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    """f(U_a(x)) <= f(x) - a(1 - aL/divisor)||grad f(x)||^2 on a cosine sum."""
-    f, x, a = _cosine(batch), batch["x"], batch["a"]
-    L = f.smoothness
-    grad_sq = (f.grad(x) ** 2).sum(-1)
-    return Measurement(
-        lhs=f.value(f.inner_step(x, a)),
-        rhs=descent.descent_lemma_bound(f.value(x), grad_sq, a, L, divisor=constants["divisor"]),
-        scale=f.magnitude + a * grad_sq,
-        notes={"a*L": a * L},
-    )
+ERROR_CONTRACTION = Property(
+    descent.ERROR_CONTRACTION, _quadratic_contraction,
+    lambda batch, constants: _contraction(builders.quadratic(batch), batch), dimension_of,
+    model="quadratic",
+)  # fmt: skip
+ERROR_CONTRACTION_LOGISTIC = Property(
+    descent.ERROR_CONTRACTION, _logistic_contraction,
+    lambda batch, constants: _contraction(builders.logistic(batch), batch), features_dimension,
+    model="ridge-logistic",
+)  # fmt: skip
+
+
+# descent.error_contraction_nonconvex ----------------------------------------------------
 
 
 @st.composite
-def _cosine_contraction_instances(draw: st.DrawFn, limits: Limits) -> Params:
+def _cosine_injection(draw: st.DrawFn, limits: Limits) -> Params:
     params = draw(cosine_sums(limits))
     d = cosine_dimension(params)
     params["x0"] = draw(vectors(d, bound=4.0))
     params["error"] = draw(vectors(d, bound=4.0))
-    K = draw(step_counts(limits, min_steps=1))
-    params["K"] = K
-    params["j"] = draw(st.integers(0, K - 1))
+    params["K"] = draw(step_counts(limits, min_steps=1))
+    params["j"] = draw(st.integers(0, params["K"] - 1))
     params["a"] = draw(up_to_the_boundary()) / cosine_smoothness(params)
     return params
 
 
 def measure_no_amplification(batch: Batch, constants: Mapping[str, float]) -> Measurement:
     """||x~_K - x_K|| <= ||e||."""
-    f, a = _cosine(batch), batch["a"]
+    f, a = builders.cosine_sum(batch), batch["a"]
     x, perturbed, largest = perturbed_trajectories(
         f.inner_step, batch["x0"], a, batch["error"], batch["j"], batch["K"]
     )
@@ -176,117 +229,11 @@ def measure_no_amplification(batch: Batch, constants: Mapping[str, float]) -> Me
     )
 
 
-LEMMA_COSINE = Property(
-    claim=descent.LEMMA,
-    instances=_cosine_lemma_instances,
-    measure=measure_cosine_lemma,
-    dimension=cosine_dimension,
-    model="cosine",
-)
-
 ERROR_CONTRACTION_NONCONVEX = Property(
     claim=descent.ERROR_CONTRACTION_NONCONVEX,
-    instances=_cosine_contraction_instances,
+    instances=_cosine_injection,
     measure=measure_no_amplification,
     dimension=cosine_dimension,
     model="cosine",
     frontier=step_frontier(cosine_smoothness, safe_aL=0.0),
 )
-
-
-# descent.lemma on logistic regression and Huber losses --------------------------------
-
-
-@st.composite
-def _logistic_lemma_instances(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(logistic_regressions(limits, ridge=draw(st.booleans())))
-    params["x"] = draw(vectors(features_dimension(params), bound=5.0))
-    s = draw(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True))
-    params["a"] = 2 * s / logistic_constants(params)[1]
-    return params
-
-
-def measure_logistic_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    f = Logistic(batch["features"], batch["labels"], batch["ridge"])
-    x, a, L = batch["x"], batch["a"], f.smoothness
-    value, grad_sq = f.value(x), (f.grad(x) ** 2).sum(-1)
-    return Measurement(
-        lhs=f.value(f.inner_step(x, a)),
-        rhs=descent.descent_lemma_bound(value, grad_sq, a, L, divisor=constants["divisor"]),
-        scale=value.abs() + a * grad_sq,
-        notes={"a*L": a * L},
-    )
-
-
-@st.composite
-def _huber_lemma_instances(draw: st.DrawFn, limits: Limits) -> Params:
-    d = draw(dimensions(limits))
-    L = draw(SMOOTHNESS)
-    s = draw(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True))
-    return {
-        "L": L,
-        "width": draw(st.floats(1e-3, 10.0)),
-        "center": draw(vectors(d)),
-        "x": draw(vectors(d)),
-        "a": 2 * s / L,
-    }
-
-
-def measure_huber_lemma(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    f = RadialHuber(batch["L"], batch["width"], batch["center"])
-    x, a, L = batch["x"], batch["a"], batch["L"]
-    value, grad_sq = f.value(x), (f.grad(x) ** 2).sum(-1)
-    displacement = (x - f.center).norm(dim=-1)
-    return Measurement(
-        lhs=f.value(f.inner_step(x, a)),
-        rhs=descent.descent_lemma_bound(value, grad_sq, a, L, divisor=constants["divisor"]),
-        scale=value + a * grad_sq + L * displacement * (x.norm(dim=-1) + f.center.norm(dim=-1)),
-        notes={"a*L": a * L, "r/delta": displacement / f.width},
-    )
-
-
-LEMMA_LOGISTIC = Property(
-    descent.LEMMA, _logistic_lemma_instances, measure_logistic_lemma, features_dimension,
-    model="logistic",
-)  # fmt: skip
-LEMMA_HUBER = Property(
-    descent.LEMMA, _huber_lemma_instances, measure_huber_lemma, lambda p: len(p["x"]),
-    model="huber",
-)  # fmt: skip
-
-
-# descent.error_contraction on ridge-regularized logistic regression --------------------
-
-
-@st.composite
-def _ridge_logistic_contraction(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(logistic_regressions(limits, ridge=True))
-    d = features_dimension(params)
-    params["x0"] = draw(vectors(d, bound=5.0))
-    params["error"] = draw(vectors(d, bound=5.0))
-    K = draw(step_counts(limits))
-    params["K"], params["j"] = K, draw(st.integers(0, K))
-    mu, L = logistic_constants(params)
-    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
-    return params
-
-
-def measure_logistic_contraction(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    f = Logistic(batch["features"], batch["labels"], batch["ridge"])
-    a, K, j = batch["a"], batch["K"], batch["j"]
-    x, perturbed, largest = perturbed_trajectories(
-        f.inner_step, batch["x0"], a, batch["error"], j, K
-    )
-    factor = descent.contraction_factor(f.strong_convexity, f.smoothness, a)
-    return Measurement(
-        lhs=(perturbed - x).norm(dim=-1),
-        rhs=descent.contracted_error(batch["error"].norm(dim=-1), factor, K - j),
-        scale=largest,
-        notes={"q": factor, "K-j": (K - j).to(a.dtype)},
-    )
-
-
-ERROR_CONTRACTION_LOGISTIC = Property(
-    descent.ERROR_CONTRACTION, _ridge_logistic_contraction, measure_logistic_contraction,
-    features_dimension, model="ridge-logistic",
-)  # fmt: skip

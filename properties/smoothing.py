@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from models.cosine import CosineSum
 from models.quadratic import Quadratic, lmax
+from properties import builders
 from properties.strategies import (
     cosine_dimension,
     cosine_smoothness,
@@ -41,7 +42,7 @@ def smoothing_instances(
 
 
 def _quadratic(batch: Batch) -> tuple[Quadratic, torch.Tensor, torch.Tensor]:
-    return Quadratic.from_spectrum(batch["spectrum"], batch["rotation"]), batch["a"], batch["K"]
+    return builders.quadratic(batch), batch["a"], batch["K"]
 
 
 def amplified_scale(L: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
@@ -124,8 +125,7 @@ def _cosine_one_step(draw: st.DrawFn, limits: Limits) -> Params:
 
 
 def _cosine(batch: Batch) -> tuple[CosineSum, torch.Tensor, torch.Tensor]:
-    f = CosineSum(batch["coef"], batch["freq"], batch["phase"])
-    return f, batch["x"], batch["a"]
+    return builders.cosine_sum(batch), batch["x"], batch["a"]
 
 
 def measure_nonquadratic(batch: Batch, constants: Mapping[str, float]) -> Measurement:
