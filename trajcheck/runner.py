@@ -130,23 +130,22 @@ class _Tracker:
     worst_params: Params | None = None
     rtol: float = 0.0
 
-    def telling(self, evaluation: Evaluation) -> bool:
-        trivial = evaluation.lhs == 0.0 and evaluation.rhs == 0.0
-        return not trivial and not evaluation.within_rounding_only(self.rtol)
-
-    def observe(self, params: Params, evaluation: Evaluation) -> None:
-        """Count the example; keep it if its margin is the smallest so far.
+    def observe(self, params: Params, evaluation: Evaluation) -> bool:
+        """Count the example and keep it if its margin is the smallest so far; say whether
+        its margin tells anything about tightness.
 
         0 <= 0 (a start at the minimizer, a zero error) is tight only trivially, and a
         margin that only rounding noise pushed below -rtol says nothing either: such
         examples are checked but do not count as the worst one.
         """
         self.examples += 1
-        if not self.telling(evaluation):
-            return
+        trivial = evaluation.lhs == 0.0 and evaluation.rhs == 0.0
+        if trivial or evaluation.within_rounding_only(self.rtol):
+            return False
         if evaluation.margin < self.worst_margin:
             self.worst_margin, self.worst_notes = evaluation.margin, evaluation.notes
             self.worst_params = params
+        return True
 
 
 def search(
@@ -172,10 +171,10 @@ def search(
         evaluation = evaluate(prop, params, constants, device)
         if not evaluation.finite:
             raise _NonFinite(params, evaluation)
-        tracker.observe(params, evaluation)
+        telling = tracker.observe(params, evaluation)
         if on_example is not None and tracker.examples % 100 == 0:
             on_example(tracker.examples)
-        if tracker.telling(evaluation):
+        if telling:
             # Hypothesis maximizes a target; clip so that one huge value cannot dominate.
             target(min(-evaluation.margin, 1e6), label="negative relative margin")
         if evaluation.violates(claim.rtol):
