@@ -89,6 +89,12 @@ def _section(claim: dict[str, Any]) -> str:
         f"{escape(claim['expected'])}, {mark}: {escape(summary.verdict_sentence(claim))}.</p>",
         "<ul>" + "".join(f"<li><b>{k}:</b> {v}</li>" for k, v in items) + "</ul>",
     ]
+    if claim.get("worst_instance") and not claim.get("counterexample"):
+        html.append(
+            f"<details><summary>Tightest instance ({escape(str(claim.get('worst_model')))})"
+            f"</summary><pre>{escape(summary.params_text(claim['worst_instance']))}</pre>"
+            "</details>"
+        )
     if summary.frontier_text(claim):
         html.append(f"<p><b>Frontier:</b> {escape(summary.frontier_text(claim))}</p>")
     if summary.certificate_rows(claim):

@@ -52,6 +52,15 @@ def _section(claim: dict[str, Any]) -> list[str]:
         f"- Time: {claim['seconds']:.2f} s",
         "",
     ]
+    if claim.get("worst_instance") and not claim.get("counterexample"):
+        lines += [
+            f"Tightest instance ({claim.get('worst_model')}):",
+            "",
+            "```text",
+            summary.params_text(claim["worst_instance"]),
+            "```",
+            "",
+        ]
     if summary.frontier_text(claim):
         lines += [f"- Frontier: {summary.frontier_text(claim)}", ""]
     if summary.certificate_rows(claim):
