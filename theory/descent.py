@@ -31,7 +31,9 @@ LEMMA = Claim(
         "tight on quadratics (top eigenvector)."
     ),
     assumptions=(
-        "f L-smooth; models: quadratics (L = lmax(A)) and cosine sums (L = sum |c_j| ||w_j||^2)",
+        "f L-smooth; models: quadratics (L = lmax(A)), cosine sums "
+        "(L = sum |c_j| ||w_j||^2), logistic regression with and without ridge "
+        "(L = lmax(X'X)/(4n) + ridge), radial Huber losses (L times a Huber of the radius)",
         "0 < a < 2/L",
     ),
     source="established",
@@ -40,14 +42,16 @@ LEMMA = Claim(
     expected="holds",
     rtol=1e-12,
     tolerance_note=(
-        "1e-12 relative to the size of the rounded terms: max(|rhs|, |f(x)| + |f*| + "
-        "a||g||^2 + L||x - x*||(||x|| + ||x*||)); the last term is the cancellation in "
-        "U_a(x) - x* when x and x* are large and close."
+        "1e-12 relative to the size of the rounded terms: max(|rhs|, |f(x)| + a||g||^2 + a "
+        "model's own term): |f*| + L||x - x*||(||x|| + ||x*||) for quadratics (the "
+        "cancellation in U_a(x) - x* when x and x* are large and close), the latter for "
+        "Huber losses, sum |c_j| for cosine sums, none for logistic regression."
     ),
     constants={"divisor": 2.0},
     mutants=(Mutant("aL-over-4", "1 - aL/2 -> 1 - aL/4", {"divisor": 4.0}),),
     search_note="a*L drawn in (0, 2); quadratics: x and x* in [-10, 10]^d; cosine sums: "
-    "1-4 terms, x in [-4, 4]^d.",
+    "1-4 terms, x in [-4, 4]^d; logistic: 1-12 samples plus anchors, x in [-5, 5]^d; "
+    "Huber: width in [1e-3, 10].",
 )
 
 ERROR_CONTRACTION = Claim(
