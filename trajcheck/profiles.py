@@ -7,7 +7,6 @@ when ``CI`` is set, still applies underneath: the runner sets only what a profil
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from trajcheck.core import Limits
@@ -58,8 +57,3 @@ def get_profile(name: str) -> Profile:
         raise UnknownProfile(
             f"unknown profile {name!r} (choose one of: {', '.join(PROFILES)})"
         ) from None
-
-
-def profile_from_environment(default: str = "ci") -> Profile:
-    """The profile named by $TRAJCHECK_PROFILE, else ``default``."""
-    return get_profile(os.environ.get(PROFILE_VARIABLE, default))
