@@ -5,13 +5,18 @@ strategy that draws one instance as JSON-ready parameters, and a measure that ev
 both sides of the claim's inequality for a batch of instances (first dimension = batch).
 A *result* is what the runner concludes about a claim and its mutants.
 
-Margin convention (used by the runner, the reports and the tests alike):
+Margin convention (used by the runner, the reports and the tests alike): the reported
+margin of an instance is
 
-    margin = (rhs - lhs) / max(|rhs|, scale)
+    margin = (rhs - lhs) / |rhs|
+
+and an inequality ``lhs <= rhs`` is violated when
+
+    lhs - rhs > claim.rtol * max(|rhs|, scale),
 
 where ``scale`` is the instance's numerical scale (the size of the terms the measure
-rounds), or ``TINY`` when the measure gives none. An inequality ``lhs <= rhs`` is violated
-when ``margin < -claim.rtol``; an identity ``lhs == rhs`` when ``|margin| > claim.rtol``.
+rounds; none when the measure gives none). An identity ``lhs == rhs`` is violated when
+|lhs - rhs| exceeds the same amount.
 """
 
 from __future__ import annotations

@@ -141,8 +141,7 @@ def render_html(document: dict[str, Any]) -> str:
             "<h1>trajcheck report</h1>",
             f"<p>{escape(summary.run_line(document))}</p>",
             f"<p><b>{escape(summary.headline(document))}</b></p>",
-            "<p>Margin = (rhs - lhs) / max(|rhs|, scale); a claim is violated where the "
-            "margin is below -rtol.</p>",
+            f"<p>{escape(summary.MARGIN_RULE)}</p>",
             _table(summary.SUMMARY_COLUMNS, rows, {7, 8, 9, 10}),
             *(_section(c) for c in document["claims"]),
             "</body></html>",

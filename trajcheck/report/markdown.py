@@ -97,8 +97,7 @@ def render_markdown(document: dict[str, Any]) -> str:
         "",
         f"**{summary.headline(document)}**",
         "",
-        "Margin = (rhs - lhs) / max(|rhs|, scale); a claim is violated where the margin "
-        "is below -rtol. See reports/README.md for how to read this report.",
+        f"{summary.MARGIN_RULE} See reports/README.md for how to read this report.",
         "",
     ]
     lines += _table(summary.SUMMARY_COLUMNS, [summary.summary_row(c) for c in document["claims"]])

@@ -118,6 +118,11 @@ def verdict_sentence(claim: dict[str, Any]) -> str:
     return f"no violation in {claim['examples']} examples"
 
 
+MARGIN_RULE = (
+    "Margin = (rhs - lhs) / |rhs|; an instance violates a claim where "
+    "lhs - rhs > rtol max(|rhs|, scale), scale being the size of the terms it rounds."
+)
+
 SUMMARY_COLUMNS = (
     "claim",
     "family",
