@@ -15,13 +15,16 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-import cvxpy as cp
 import numpy as np
 import torch
 
 from models.loss import GradientStep
 from models.quadratic import batch_eye, lmax
+
+if TYPE_CHECKING:
+    import cvxpy as cp
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,13 @@ def newton_polish(f: Logistic, w: torch.Tensor, steps: int = 4) -> torch.Tensor:
 
 @cache
 def _problem(n: int, d: int) -> tuple[cp.Problem, cp.Parameter, cp.Parameter, cp.Variable]:
-    """One parametrized problem per shape, so that cvxpy compiles it once (DPP)."""
+    """One parametrized problem per shape, so that cvxpy compiles it once (DPP).
+
+    cvxpy is imported here, not at the top: it costs most of a second, and only the
+    models that need a minimizer should pay it.
+    """
+    import cvxpy as cp
+
     signed = cp.Parameter((n, d))  # rows y_i x_i
     ridge = cp.Parameter(nonneg=True)
     w = cp.Variable(d)
@@ -107,6 +116,8 @@ def _problem(n: int, d: int) -> tuple[cp.Problem, cp.Parameter, cp.Parameter, cp
 
 def solve_with_cvxpy(features: np.ndarray, labels: np.ndarray, ridge: float) -> np.ndarray:
     """argmin of the logistic loss for one instance, by cvxpy with the CLARABEL solver."""
+    import cvxpy as cp
+
     n, d = features.shape
     problem, signed, ridge_parameter, w = _problem(n, d)
     signed.value = labels[:, None] * features

@@ -23,7 +23,6 @@ from properties.strategies import (
     vectors,
 )
 from theory import convergence, descent
-from trajcheck.certificates import METHOD, gradient_descent_worst_case
 from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property
 
 # convergence.convex_gd ---------------------------------------------------------------
@@ -94,6 +93,9 @@ def measure_convex_logistic(batch: Batch, constants: Mapping[str, float]) -> Mea
 def certify_convex_gd(outcome: Outcome) -> dict[str, Any]:
     """The PEP worst case of K steps of size 1/L on L-smooth convex functions, at the L and
     K of the Huber instance the search found tightest, beside L/(4K+2) (R = 1)."""
+    # PEPit and cvxpy load only when a certificate is computed, not with the catalogue
+    from trajcheck.certificates import METHOD, gradient_descent_worst_case
+
     huber = dict(outcome.models).get("huber")
     params = huber.worst_params if huber is not None else None
     L, K = (params["L"], params["K"]) if params else (1.0, 1)

@@ -158,12 +158,15 @@ def _contraction(f: StronglyConvexLoss, batch: Batch) -> Measurement:
     )
 
 
-def _injection(draw: st.DrawFn, limits: Limits, params: Params, d: int, bound: float) -> Params:
-    """Start x0, error e, K steps and the injection step j, 0 <= j <= K."""
+def _injection(
+    draw: st.DrawFn, limits: Limits, params: Params, d: int, bound: float, steps_after: int = 0
+) -> Params:
+    """Start x0, error e, K steps and the injection step j, with at least ``steps_after``
+    steps left after it: 0 <= j <= K - steps_after."""
     params["x0"] = draw(vectors(d, bound))
     params["error"] = draw(vectors(d, bound))
-    params["K"] = draw(step_counts(limits))
-    params["j"] = draw(st.integers(0, params["K"]))
+    params["K"] = draw(step_counts(limits, min_steps=steps_after))
+    params["j"] = draw(st.integers(0, params["K"] - steps_after))
     return params
 
 
@@ -205,11 +208,7 @@ ERROR_CONTRACTION_LOGISTIC = Property(
 @st.composite
 def _cosine_injection(draw: st.DrawFn, limits: Limits) -> Params:
     params = draw(cosine_sums(limits))
-    d = cosine_dimension(params)
-    params["x0"] = draw(vectors(d, bound=4.0))
-    params["error"] = draw(vectors(d, bound=4.0))
-    params["K"] = draw(step_counts(limits, min_steps=1))
-    params["j"] = draw(st.integers(0, params["K"] - 1))
+    params = _injection(draw, limits, params, cosine_dimension(params), bound=4.0, steps_after=1)
     params["a"] = draw(up_to_the_boundary()) / cosine_smoothness(params)
     return params
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from models.logistic import spanning_anchors
 from trajcheck.core import Frontier, Limits, Params
 
 #: Range of the top eigenvalue L: wide enough that scale-dependence would show.
@@ -141,8 +142,6 @@ def logistic_regressions(draw: st.DrawFn, limits: Limits, *, ridge: bool) -> Par
     ``models.logistic.spanning_anchors`` (label +1), so that a minimizer exists even
     with ridge = 0. With ``ridge``, a ridge term in [1e-3, 1] makes f strongly convex.
     """
-    from models.logistic import spanning_anchors  # numpy only; keeps cvxpy off the import path
-
     d = draw(dimensions(limits))
     n = draw(st.integers(1, 12))
     samples = draw(st.lists(vectors(d, 3.0), min_size=n, max_size=n))
