@@ -6,12 +6,14 @@ counterexample can be written to a file and replayed exactly.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
+from models.blocks import block_labels
 from models.logistic import spanning_anchors
 from trajcheck.core import Frontier, Limits, Params
 
@@ -162,3 +164,36 @@ def logistic_constants(params: Params) -> tuple[float, float]:
 
 def features_dimension(params: Params) -> int:
     return len(params["features"][0])
+
+
+@st.composite
+def positive_definite(draw: st.DrawFn, limits: Limits, *, min_dimension: int = 1) -> Params:
+    """A positive definite A = Q diag(spectrum) Q' (ratios in [1e-3, 1], so cond <= 1e3);
+    half of the time Q = I, where coordinate subsets isolate eigenvectors."""
+    d = draw(st.integers(min_dimension, max(min_dimension, limits.max_dimension)))
+    aligned = draw(st.booleans())
+    return {
+        "spectrum": draw(spectra(d, min_ratio=1e-3)),
+        "rotation": np.eye(d).tolist() if aligned else draw(rotations(d)),
+    }
+
+
+def index_sets(d: int, *, proper: bool = False) -> st.SearchStrategy[list[int]]:
+    """A non-empty subset of range(d) (a proper one if asked), sorted; shrinks toward {0}."""
+    return st.sets(st.integers(0, d - 1), min_size=1, max_size=d - 1 if proper else d).map(
+        sorted
+    )
+
+
+@st.composite
+def block_partitions(draw: st.DrawFn, d: int, *, min_blocks: int = 1) -> list[int]:
+    """Contiguous blocks of range(d), as the block label of each coordinate.
+
+    The cuts between blocks are drawn (so the number of blocks and their sizes are);
+    a partition shrinks toward few cuts near the start.
+    """
+    if d == 1:
+        return [0]
+    cuts = draw(st.sets(st.integers(1, d - 1), min_size=min_blocks - 1, max_size=d - 1))
+    edges = [0, *sorted(cuts), d]
+    return block_labels([hi - lo for lo, hi in itertools.pairwise(edges)])

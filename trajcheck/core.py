@@ -121,8 +121,9 @@ class Measurement:
     """Both sides of a claim for a batch of instances.
 
     ``lhs`` and ``rhs`` have shape (B,) for one inequality, or (B, m) for m inequalities
-    that must all hold (``parts`` names them). ``scale`` (shape (B,)) is the size of the
-    terms the measure rounds; ``notes`` are per-instance scalars worth reporting (a*L).
+    that must all hold (``parts`` names them). ``scale`` (shape (B,), or (B, m) for one per
+    part) is the size of the terms the measure rounds; ``notes`` are per-instance scalars
+    worth reporting (a*L).
     """
 
     lhs: torch.Tensor
@@ -153,6 +154,12 @@ class Frontier:
 #: Given the claim's whole outcome (worst instance, notes), a certificate record.
 Certify = Callable[["Outcome"], dict[str, Any]]
 
+#: Given the claim's whole outcome, a study: what a verdict alone does not say (where a
+#: claim holds, by how much), as JSON: {"title", "summary", "table": {"columns", "rows"},
+#: "figure": {"kind": "lines", "x_label", "y_label", "log_x", "log_y", "reference_y",
+#: "panels": [{"title", "series": [{"label", "x", "y"}]}]}}; table and figure optional.
+Study = Callable[["Outcome"], dict[str, Any]]
+
 
 @dataclass(frozen=True)
 class Property:
@@ -170,6 +177,7 @@ class Property:
     model: str = "instances"
     frontier: Frontier | None = None
     certificate: Certify | None = None
+    study: Study | None = None
 
 
 @dataclass
@@ -261,6 +269,7 @@ class Result:
     mutants: list[MutantResult]
     origins: dict[str, str]  # model -> where its property was found
     certificate: dict[str, Any] | None = None
+    study: dict[str, Any] | None = None
 
     @property
     def as_expected(self) -> bool:
@@ -303,6 +312,7 @@ class Result:
             "error": o.error,
             "counterexample": o.counterexample.to_json() if o.counterexample else None,
             "certificate": self.certificate,
+            "study": self.study,
             "mutants": [m.to_json() for m in self.mutants],
             "origin": next(iter(self.origins.values()), ""),
             "origins": self.origins,

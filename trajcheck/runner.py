@@ -73,7 +73,8 @@ def to_batch(params: Params, device: torch.device, dtype: torch.dtype = DTYPE) -
 def margins(lhs: torch.Tensor, rhs: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
     """(rhs - lhs) / max(|rhs|, scale): the relative slack of each inequality.
 
-    ``lhs`` and ``rhs`` are (B,) or (B, m); ``scale`` is (B,) and applies to every part.
+    ``lhs`` and ``rhs`` are (B,) or (B, m); ``scale`` is (B,), the same for every part,
+    or (B, m), one per part.
     """
     if scale is None:
         scale = torch.zeros_like(rhs)
@@ -92,7 +93,7 @@ def evaluate(
     """Measure one instance and reduce several inequalities to the worst one."""
     m = prop.measure(to_batch(params, device, dtype), constants)
     lhs, rhs = m.lhs.reshape(1, -1), m.rhs.reshape(1, -1)
-    scale = None if m.scale is None else m.scale.reshape(1)
+    scale = None if m.scale is None else m.scale.reshape(1, -1)
     tolerated, plain = margins(lhs, rhs, scale), margins(lhs, rhs, None)
     if prop.claim.kind == "identity":
         tolerated, plain = -tolerated.abs(), -plain.abs()
@@ -325,11 +326,12 @@ def locate_frontier(
     }
 
 
-def _certify(prop: Property, outcome: Outcome) -> dict[str, Any]:
-    """The property's certificate; a solver that fails is recorded, not raised."""
-    assert prop.certificate is not None
+def _attach(
+    prop: Property, make: Callable[[Outcome], dict[str, Any]], outcome: Outcome
+) -> dict[str, Any]:
+    """A property's certificate or study; one whose solver fails is recorded, not raised."""
     try:
-        return prop.certificate(outcome)
+        return make(outcome)
     except Exception as exc:
         return {"model": prop.model, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -357,7 +359,8 @@ def run_claim(
     if found is not None:
         prop = next(p for p in props if p.model == found.model)
         outcome.frontier = locate_frontier(prop, found, claim.constants, device)
-    certificates = [_certify(p, outcome) for p in props if p.certificate is not None]
+    certificates = [_attach(p, p.certificate, outcome) for p in props if p.certificate]
+    studies = [_attach(p, p.study, outcome) for p in props if p.study]
     mutants = []
     for mutant in claim.mutants:
         if on_search:
@@ -375,4 +378,5 @@ def run_claim(
         mutants=mutants,
         origins=dict(origins),
         certificate=certificates[0] if certificates else None,
+        study=studies[0] if studies else None,
     )

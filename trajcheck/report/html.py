@@ -5,7 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from trajcheck.report import summary
+from trajcheck.report import figures, summary
 
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 72rem; margin: 2rem auto;
@@ -23,6 +23,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 pre { background: #f6f8fa; padding: .5rem .75rem; overflow-x: auto; font-size: 13px; }
 section { border-top: 1px solid #e0e0e6; margin-top: 1.5rem; }
 code { font-size: 13px; }
+figure.study { margin: .5rem 0; }
+figure.study svg { max-width: 100%; height: auto; }
 @media print { section { break-inside: avoid; } }
 """
 
@@ -63,6 +65,32 @@ def _counterexample(found: dict[str, Any], heading: str) -> str:
     return "".join(parts)
 
 
+def _study(claim: dict[str, Any]) -> str:
+    """The claim's study: its summary, its figure (inline SVG) and its table (folded)."""
+    study = claim["study"]
+    parts = [
+        f"<h3>{escape(study.get('title', 'Study'))}</h3>",
+        f"<p>{escape(summary.study_text(claim))}</p>",
+    ]
+    svg = figures.figure_svg(study.get("figure"))
+    if svg:
+        parts.append(f'<figure class="study">{svg}</figure>')
+    header, rows = summary.study_table(claim)
+    if rows:
+        numeric = {i for i, cell in enumerate(rows[0]) if _is_number(cell)}
+        table = _table(header, [[escape(c) for c in r] for r in rows], numeric)
+        parts.append(f"<details><summary>Table ({len(rows)} rows)</summary>{table}</details>")
+    return "".join(parts)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _section(claim: dict[str, Any]) -> str:
     mark = "as expected" if claim["as_expected"] else "NOT AS EXPECTED"
     worst = escape(summary.margin(claim.get("worst_margin")))
@@ -100,6 +128,8 @@ def _section(claim: dict[str, Any]) -> str:
     if summary.certificate_rows(claim):
         rows = [[escape(k), escape(v)] for k, v in summary.certificate_rows(claim)]
         html.append("<h3>Certificate</h3>" + _table(["", "value"], rows, {1}))
+    if claim.get("study"):
+        html.append(_study(claim))
     if claim.get("counterexample"):
         html.append(_counterexample(claim["counterexample"], "Minimal counterexample"))
     if claim["mutants"]:

@@ -67,6 +67,13 @@ def _section(claim: dict[str, Any]) -> list[str]:
         lines += ["### Certificate", ""]
         lines += _table(["", "value"], [list(row) for row in summary.certificate_rows(claim)])
         lines.append("")
+    if claim.get("study"):
+        lines += [f"### {claim['study'].get('title', 'Study')}", "", summary.study_text(claim), ""]
+        header, rows = summary.study_table(claim)
+        if rows:
+            lines += [*_table(header, rows), ""]
+        if claim["study"].get("figure"):
+            lines += ["(The figure is in report.html.)", ""]
     if claim.get("counterexample"):
         lines += _counterexample(claim["counterexample"], "### Minimal counterexample")
     if claim["mutants"]:

@@ -152,3 +152,20 @@ def summary_row(claim: dict[str, Any]) -> list[str]:
         mutants_refuted(claim),
         f"{claim['seconds']:.2f}",
     ]
+
+
+def study_table(claim: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """A claim's study table as text cells (header, rows); empty when it has none."""
+    table = (claim.get("study") or {}).get("table")
+    if not table:
+        return [], []
+    cells = [[number(v) if not isinstance(v, bool) else str(v) for v in r] for r in table["rows"]]
+    return [str(c) for c in table["columns"]], cells
+
+
+def study_text(claim: dict[str, Any]) -> str:
+    """The study's one-paragraph summary, or the error that stopped it."""
+    study = claim.get("study") or {}
+    if "error" in study:
+        return f"study failed: {study['error']}"
+    return str(study.get("summary", ""))
