@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-
 import torch
 from hypothesis import strategies as st
 
@@ -152,9 +151,7 @@ def block_cost(
 def measure_cheaper(batch: Batch, constants: Mapping[str, float]) -> Measurement:
     """flops(block minimization to eps) <= flops(one Cholesky solve)."""
     A, labels = builders.quadratic(batch).hessian, batch["blocks"].long()
-    direct = decomposition.cholesky_solve_flops(A.new_tensor(float(A.shape[-1]))).expand(
-        A.shape[0]
-    )
+    direct = decomposition.cholesky_solve_flops(A.new_tensor(float(A.shape[-1]))).expand(A.shape[0])
     accuracy = 10.0 ** (-batch["digits"].to(A.dtype))
     flops, sweeps, reached = block_cost(A, batch["x0"], labels, accuracy, direct)
     return Measurement(
@@ -203,7 +200,7 @@ def block_cost_map(outcome: Outcome) -> dict[str, Any]:
     over dimension, block size and condition number, median of a few seeded draws, at
     eps = 1e-6. Independent of the search; seeded, so two runs give the same map."""
     rng = np.random.default_rng(20505198)  # fixed: the map is a property of the claim
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n in MAP_DIMENSIONS:
         problems = _map_problems(n, rng)
         A = torch.tensor(np.stack([p[3] for p in problems]), dtype=torch.float64)
@@ -266,6 +263,7 @@ def block_cost_map(outcome: Outcome) -> dict[str, Any]:
             "log_x": True,
             "log_y": True,
             "reference_y": 1.0,
+            "share_y": True,
             "panels": panels,
         },
     }

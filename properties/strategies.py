@@ -180,9 +180,7 @@ def positive_definite(draw: st.DrawFn, limits: Limits, *, min_dimension: int = 1
 
 def index_sets(d: int, *, proper: bool = False) -> st.SearchStrategy[list[int]]:
     """A non-empty subset of range(d) (a proper one if asked), sorted; shrinks toward {0}."""
-    return st.sets(st.integers(0, d - 1), min_size=1, max_size=d - 1 if proper else d).map(
-        sorted
-    )
+    return st.sets(st.integers(0, d - 1), min_size=1, max_size=d - 1 if proper else d).map(sorted)
 
 
 @st.composite

@@ -13,7 +13,8 @@ from typing import Any
 
 
 def lines_svg(figure: dict[str, Any]) -> str:
-    """One panel per entry of ``figure["panels"]``, one line per series, as an SVG string."""
+    """One panel per entry of ``figure["panels"]``, one line per series (with a band where
+    the series gives ``low`` and ``high``), as an SVG string."""
     # matplotlib loads only when a report with a figure is written (it takes a second)
     import matplotlib
 
@@ -24,11 +25,20 @@ def lines_svg(figure: dict[str, Any]) -> str:
     columns = min(len(panels), 4)
     rows = math.ceil(len(panels) / columns)
     fig, axes = plt.subplots(
-        rows, columns, figsize=(3.2 * columns, 2.8 * rows), sharey=True, squeeze=False
+        rows,
+        columns,
+        figsize=(3.2 * columns, 2.8 * rows),
+        sharey=bool(figure.get("share_y")),
+        squeeze=False,
     )
     for ax, panel in zip(axes.flat, panels, strict=False):
         for series in panel["series"]:
-            ax.plot(series["x"], series["y"], marker="o", markersize=3, label=series["label"])
+            line = ax.plot(
+                series["x"], series["y"], marker="o", markersize=3, label=series["label"]
+            )
+            if "low" in series and "high" in series:  # a confidence band
+                color = line[0].get_color()
+                ax.fill_between(series["x"], series["low"], series["high"], color=color, alpha=0.2)
         if figure.get("reference_y") is not None:
             ax.axhline(figure["reference_y"], color="0.4", linestyle="--", linewidth=1)
         if figure.get("log_x"):
