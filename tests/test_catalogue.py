@@ -24,6 +24,12 @@ def test_catalogue_holds_the_issue_claims() -> None:
         "smoothing.any_step",
         "descent.lemma",
         "descent.error_contraction",
+        "decomposition.interlacing",
+        "decomposition.block_descent",
+        "decomposition.cheaper",
+        "meta.gradient_identity",
+        "meta.first_order_error",
+        "meta.initialization",
     } <= ids
 
 

@@ -51,6 +51,18 @@ def test_verify_writes_results_reports_and_counterexamples(run_folder: Path) -> 
     assert (run_folder / "report.html").read_text().startswith("<!DOCTYPE html>")
 
 
+def test_studies_are_recorded_and_drawn(run_folder: Path) -> None:
+    """A study (the cost map of decomposition.cheaper) goes into results.json as data,
+    into report.md as a table and into report.html as an inline SVG figure."""
+    claims = {c["id"]: c for c in json.loads((run_folder / "results.json").read_text())["claims"]}
+    study = claims["decomposition.cheaper"]["study"]
+    assert study["table"]["rows"] and study["figure"]["panels"]
+    assert "### Cost map" in (run_folder / "report.md").read_text()
+    html = (run_folder / "report.html").read_text()
+    section = html[html.index('<section id="decomposition.cheaper">') :]
+    assert "<svg" in section.split("</section>")[0]
+
+
 def test_replay_reproduces_a_counterexample(run_folder: Path, capsys) -> None:
     path = run_folder / "counterexamples" / "smoothing.any_step.json"
     assert main(["replay", str(path)]) == 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from trajcheck.discovery import discover
-from trajcheck.runner import run_claim
+from trajcheck.runner import run_claim, search_models
 
 CATALOGUE = discover()
 
@@ -64,3 +64,47 @@ def test_pep_certificate_matches_drori_teboulle(L: float, K: int) -> None:
 
     value = gradient_descent_worst_case(L, 1 / L, K)
     assert value == pytest.approx(L / (4 * K + 2), rel=1e-6)
+
+
+def test_cheaper_is_refuted_by_two_coupled_coordinates_and_mapped(
+    trajcheck_profile, trajcheck_device
+) -> None:
+    """The smallest case: n = 2 in two blocks, where two sweeps already cost more than
+    one Cholesky solve; the cost map says where the claim does hold."""
+    result = _run("decomposition.cheaper", trajcheck_profile, trajcheck_device)
+    found = result.outcome.counterexample
+    assert found is not None and found.dimension == 2 and found.notes["blocks"] == 2
+    assert found.lhs > found.rhs
+    study = result.study
+    assert study is not None and "error" not in study
+    ratios = [row[study["table"]["columns"].index("cost ratio")] for row in study["table"]["rows"]]
+    assert min(ratios) < 1 < max(ratios)  # it holds somewhere and fails somewhere
+
+
+def test_reversed_product_dies_where_the_hessian_changes_along_the_loop(
+    trajcheck_profile, trajcheck_device
+) -> None:
+    entry = CATALOGUE.entries["meta.gradient_identity"]
+    mutant = entry.claim.mutants[0]
+    outcome = search_models(entry.props, mutant, trajcheck_profile, trajcheck_device)
+    found = outcome.counterexample
+    assert found is not None and found.model in {"cosine", "tanh-network"}
+    assert found.params["K"] >= 2 and found.dimension >= 2
+
+
+def test_first_order_error_bound_is_attained(trajcheck_profile, trajcheck_device) -> None:
+    """In one dimension on a quadratic, ||a f'' f'(U_a x)|| = a L |f'(U_a x)| exactly."""
+    outcome = _run("meta.first_order_error", trajcheck_profile, trajcheck_device).outcome
+    assert outcome.verdict == "holds" and abs(outcome.worst_margin) <= 1e-12
+
+
+def test_initialization_study_reports_both_means_and_the_solver_check(
+    trajcheck_profile, trajcheck_device
+) -> None:
+    result = _run("meta.initialization", trajcheck_profile, trajcheck_device)
+    study = result.study
+    assert study is not None and "error" not in study
+    assert study["cvxpy_relative_difference"] <= 1e-6
+    assert "from x_M" in study["summary"] and "from x_J" in study["summary"]
+    directions = {row[-1] for row in study["table"]["rows"]}
+    assert directions <= {"x_M better", "x_J better", "no significant difference"}
