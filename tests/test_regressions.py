@@ -1,4 +1,5 @@
-"""Fixed instances that once broke a true theorem through rounding, kept as regressions.
+"""Fixed instances kept as regressions: some once broke a true theorem through rounding,
+others are minimal counterexamples the search found, replayed.
 
 Each was found by the search itself; the claims' tests do not depend on them.
 """
@@ -49,3 +50,22 @@ def test_monotone_curvature_at_the_boundary_with_a_repeated_top_eigenvalue() -> 
     L = torch.tensor([params["spectrum"][0]], dtype=torch.float64)
     assert margins(m.lhs, m.rhs, L).min().item() < -1e-14  # the delicate case it was
     assert not _violates("smoothing.quadratic", params)
+
+
+def test_two_coupled_coordinates_make_blocks_dearer_than_cholesky() -> None:
+    """The search's minimal counterexample to decomposition.cheaper, replayed: n = 2 in two
+    blocks of one, eps = 0.1. One sweep costs 12 flops after 2/3 of setup, and coupling
+    makes it take two sweeps: 24.67 flops against 8/3 + 16 = 18.67 for Cholesky."""
+    c, s = 0.192646, 0.981268
+    params = {
+        "spectrum": [1.0, 0.125],
+        "rotation": [[c, -s], [s, c]],
+        "blocks": [0, 1],
+        "x0": [0.0, 1.0],
+        "digits": 1,
+    }
+    prop = CATALOGUE.entries["decomposition.cheaper"].props[0]
+    m = prop.measure(to_batch(params, CPU), prop.claim.constants)
+    assert m.notes["sweeps"].item() == 2
+    assert m.lhs.item() == 2 / 3 + 2 * 12 and m.rhs.item() == 8 / 3 + 16
+    assert _violates("decomposition.cheaper", params)
