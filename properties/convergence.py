@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from models.inner_loop import unroll
 from properties import builders
+from properties.sketches import convergence_sketch
 from properties.strategies import (
     SMOOTHNESS,
     dimension_of,
@@ -116,14 +117,15 @@ def certify_convex_gd(outcome: Outcome) -> dict[str, Any]:
 CONVEX_GD_HUBER = Property(
     convergence.CONVEX_GD, _huber, measure_convex_huber, dimension=lambda p: len(p["x0"]),
     model="huber", certificate=certify_convex_gd,
+    sketch=convergence_sketch(builders.radial_huber, convex=True),
 )  # fmt: skip
 CONVEX_GD_QUADRATIC = Property(
     convergence.CONVEX_GD, _convex_quadratic, measure_convex_quadratic, dimension_of,
-    model="quadratic",
+    model="quadratic", sketch=convergence_sketch(builders.quadratic, convex=True),
 )  # fmt: skip
 CONVEX_GD_LOGISTIC = Property(
     convergence.CONVEX_GD, _convex_logistic, measure_convex_logistic, features_dimension,
-    model="logistic",
+    model="logistic", sketch=convergence_sketch(builders.logistic, convex=True),
 )  # fmt: skip
 
 
@@ -205,9 +207,10 @@ def measure_rate_logistic(batch: Batch, constants: Mapping[str, float]) -> Measu
 
 STRONGLY_CONVEX_GD_QUADRATIC = Property(
     convergence.STRONGLY_CONVEX_GD, _strongly_convex_quadratic, measure_rate_quadratic,
-    dimension_of, model="quadratic",
+    dimension_of, model="quadratic", sketch=convergence_sketch(builders.quadratic, convex=False),
 )  # fmt: skip
 STRONGLY_CONVEX_GD_LOGISTIC = Property(
     convergence.STRONGLY_CONVEX_GD, _ridge_logistic, measure_rate_logistic,
     features_dimension, model="ridge-logistic",
+    sketch=convergence_sketch(builders.logistic, convex=False),
 )  # fmt: skip

@@ -17,6 +17,7 @@ from models.blocks import (
     sweeps_to_accuracy,
 )
 from properties import builders
+from properties.sketches import block_descent_sketch, block_solve_sketch, interlacing_sketch
 from properties.strategies import (
     block_partitions,
     dimension_of,
@@ -75,7 +76,7 @@ def measure_interlacing(batch: Batch, constants: Mapping[str, float]) -> Measure
 
 INTERLACING = Property(
     decomposition.INTERLACING, _subproblem, measure_interlacing, dimension_of,
-    model="quadratic",
+    model="quadratic", sketch=interlacing_sketch,
 )  # fmt: skip
 
 
@@ -120,7 +121,7 @@ def measure_block_descent(batch: Batch, constants: Mapping[str, float]) -> Measu
 
 BLOCK_DESCENT = Property(
     decomposition.BLOCK_DESCENT, _block_descent, measure_block_descent, dimension_of,
-    model="quadratic",
+    model="quadratic", sketch=block_descent_sketch,
 )  # fmt: skip
 
 
@@ -271,5 +272,5 @@ def block_cost_map(outcome: Outcome) -> dict[str, Any]:
 
 CHEAPER = Property(
     decomposition.CHEAPER, _block_solve, measure_cheaper, dimension_of, model="quadratic",
-    study=block_cost_map,
+    study=block_cost_map, sketch=block_solve_sketch,
 )  # fmt: skip

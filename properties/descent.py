@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from models.inner_loop import perturbed_trajectories
 from models.loss import SmoothLoss, StronglyConvexLoss
 from properties import builders
+from properties.sketches import error_sketch, step_sketch
 from properties.strategies import (
     SMOOTHNESS,
     cosine_dimension,
@@ -126,17 +127,21 @@ def measure_huber_lemma(batch: Batch, constants: Mapping[str, float]) -> Measure
 
 
 LEMMA = Property(
-    descent.LEMMA, _quadratic_lemma, measure_quadratic_lemma, dimension_of, model="quadratic"
-)
+    descent.LEMMA, _quadratic_lemma, measure_quadratic_lemma, dimension_of, model="quadratic",
+    sketch=step_sketch(builders.quadratic),
+)  # fmt: skip
 LEMMA_COSINE = Property(
-    descent.LEMMA, _cosine_lemma, measure_cosine_lemma, cosine_dimension, model="cosine"
-)
+    descent.LEMMA, _cosine_lemma, measure_cosine_lemma, cosine_dimension, model="cosine",
+    sketch=step_sketch(builders.cosine_sum),
+)  # fmt: skip
 LEMMA_LOGISTIC = Property(
-    descent.LEMMA, _logistic_lemma, measure_logistic_lemma, features_dimension, model="logistic"
-)
+    descent.LEMMA, _logistic_lemma, measure_logistic_lemma, features_dimension,
+    model="logistic", sketch=step_sketch(builders.logistic),
+)  # fmt: skip
 LEMMA_HUBER = Property(
-    descent.LEMMA, _huber_lemma, measure_huber_lemma, lambda p: len(p["x"]), model="huber"
-)
+    descent.LEMMA, _huber_lemma, measure_huber_lemma, lambda p: len(p["x"]), model="huber",
+    sketch=step_sketch(builders.radial_huber),
+)  # fmt: skip
 
 
 # descent.error_contraction (strongly convex) ------------------------------------------
@@ -193,12 +198,12 @@ def _logistic_contraction(draw: st.DrawFn, limits: Limits) -> Params:
 ERROR_CONTRACTION = Property(
     descent.ERROR_CONTRACTION, _quadratic_contraction,
     lambda batch, constants: _contraction(builders.quadratic(batch), batch), dimension_of,
-    model="quadratic",
+    model="quadratic", sketch=error_sketch(builders.quadratic, strongly_convex=True),
 )  # fmt: skip
 ERROR_CONTRACTION_LOGISTIC = Property(
     descent.ERROR_CONTRACTION, _logistic_contraction,
     lambda batch, constants: _contraction(builders.logistic(batch), batch), features_dimension,
-    model="ridge-logistic",
+    model="ridge-logistic", sketch=error_sketch(builders.logistic, strongly_convex=True),
 )  # fmt: skip
 
 
@@ -235,4 +240,5 @@ ERROR_CONTRACTION_NONCONVEX = Property(
     dimension=cosine_dimension,
     model="cosine",
     frontier=step_frontier(cosine_smoothness, safe_aL=0.0),
+    sketch=error_sketch(builders.cosine_sum, strongly_convex=False),
 )

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from models.cosine import CosineSum
 from models.quadratic import Quadratic, lmax
 from properties import builders
+from properties.sketches import cosine_curvature_sketch, spectral_filter_sketch
 from properties.strategies import (
     cosine_dimension,
     cosine_smoothness,
@@ -95,6 +96,7 @@ QUADRATIC = Property(
     measure=measure_monotone,
     dimension=dimension_of,
     model="quadratic",
+    sketch=spectral_filter_sketch,
 )
 
 QUADRATIC_RATE = Property(
@@ -103,6 +105,7 @@ QUADRATIC_RATE = Property(
     measure=measure_rate,
     dimension=dimension_of,
     model="quadratic",
+    sketch=spectral_filter_sketch,
 )
 
 ANY_STEP = Property(
@@ -112,6 +115,7 @@ ANY_STEP = Property(
     dimension=dimension_of,
     model="quadratic",
     frontier=step_frontier(lambda params: params["spectrum"][0], safe_aL=1.0),
+    sketch=spectral_filter_sketch,
 )
 
 
@@ -159,6 +163,7 @@ NONQUADRATIC = Property(
     dimension=cosine_dimension,
     model="cosine",
     frontier=step_frontier(cosine_smoothness, safe_aL=0.0),
+    sketch=cosine_curvature_sketch,
 )
 
 MAML_BOUND = Property(
@@ -167,4 +172,5 @@ MAML_BOUND = Property(
     measure=measure_maml_bound,
     dimension=cosine_dimension,
     model="cosine",
+    sketch=cosine_curvature_sketch,
 )

@@ -59,8 +59,32 @@ def test_studies_are_recorded_and_drawn(run_folder: Path) -> None:
     assert study["table"]["rows"] and study["figure"]["panels"]
     assert "### Cost map" in (run_folder / "report.md").read_text()
     html = (run_folder / "report.html").read_text()
-    section = html[html.index('<section id="decomposition.cheaper">') :]
+    section = html[html.index('<section id="decomposition.cheaper"') :]
     assert "<svg" in section.split("</section>")[0]
+
+
+def test_summary_csv_has_a_row_per_claim(run_folder: Path) -> None:
+    import pandas as pd
+
+    table = pd.read_csv(run_folder / "summary.csv")
+    claims = json.loads((run_folder / "results.json").read_text())["claims"]
+    assert list(table["id"]) == [c["id"] for c in claims]
+    assert set(table["verdict"]) <= {"holds", "fails", "error"}
+    cheaper = table.set_index("id").loc["decomposition.cheaper"]
+    assert cheaper["counterexample_dimension"] == 2
+
+
+def test_index_lists_the_runs_of_a_folder(run_folder: Path, tmp_path, capsys) -> None:
+    for name in ("first", "second"):
+        shutil.copytree(run_folder, tmp_path / name)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "results.json").write_text("{not json")
+    assert main(["index", str(tmp_path)]) == 0
+    page = (tmp_path / "index.html").read_text()
+    for name in ("first", "second", "broken"):
+        assert f'href="{name}/report.html"' in page
+    assert "unreadable JSON" in page  # a broken run is listed with its problem
+    assert main(["index", str(tmp_path / "nowhere")]) == 2
 
 
 def test_replay_reproduces_a_counterexample(run_folder: Path, capsys) -> None:
@@ -76,8 +100,10 @@ def test_report_rebuilds_the_same_files_from_results_json(run_folder: Path, tmp_
     shutil.copytree(run_folder, copy)
     (copy / "report.md").unlink()
     (copy / "report.html").unlink()
+    (copy / "summary.csv").unlink()
     assert main(["report", str(copy)]) == 0
     assert (copy / "report.md").read_text() == (run_folder / "report.md").read_text()
+    assert (copy / "summary.csv").read_text() == (run_folder / "summary.csv").read_text()
     assert (copy / "report.html").read_text() == (run_folder / "report.html").read_text()
     assert load_results(copy)["claims"]
 

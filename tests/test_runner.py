@@ -10,7 +10,7 @@ import torch
 from tests.helpers import nan_measure, raising_measure, toy_claim, toy_property
 from trajcheck.core import Measurement, Mutant, Property
 from trajcheck.profiles import get_profile
-from trajcheck.runner import evaluate, margins, run_claim, search, search_models
+from trajcheck.runner import evaluate, margin_histogram, margins, run_claim, search, search_models
 
 CPU = torch.device("cpu")
 CI = get_profile("ci")
@@ -110,3 +110,14 @@ def test_a_claim_fails_where_any_of_its_models_fails() -> None:
     # a mutant stops at the first model that refutes it
     mutant = search_models([sound, unsound], claim.mutants[0], CI, CPU)
     assert mutant.verdict == "fails" and len(mutant.models) == 1
+
+
+def test_margin_histogram_counts_decades_and_the_attained() -> None:
+    histogram = margin_histogram([1e-20, 0.5, 3e-13, 0.0, -1e-15, 1e9, 2.0])
+    counts = dict(zip(histogram["log10_edges"], histogram["counts"], strict=False))
+    assert histogram["at_or_below_zero"] == 2
+    assert counts[-16] == 1  # 1e-20 lands in the first bin
+    assert counts[-13] == 1 and counts[-1] == 1 and counts[0] == 1
+    assert counts[5] == 1  # 1e9 lands in the last bin
+    identity = margin_histogram([-1e-14, 0.0], identity=True)
+    assert identity["of"] == "relative difference" and identity["at_or_below_zero"] == 1

@@ -1,4 +1,4 @@
-"""The command line: ``trajcheck list | show | verify | replay | report``.
+"""The command line: ``trajcheck list | show | verify | replay | report | index``.
 
 Exit codes: 0 every verdict as expected, 1 some verdict not as expected, 2 a usage error
 (unknown id, bad option, unreadable file, an --out folder that already holds a run).
@@ -235,6 +235,7 @@ def verify(
         out=out,
     )
     write_run(out, document, renders(document))
+    _refresh_index(out)
     for result in results:
         o = result.outcome
         mark = "ok" if result.as_expected else "UNEXPECTED"
@@ -299,7 +300,32 @@ def report(folder: Path) -> None:
         _fail(f"{folder}/results.json: malformed ({type(exc).__name__}: {exc})")
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
-    click.echo(f"rebuilt {folder / 'report.md'} and {folder / 'report.html'}")
+    _refresh_index(folder)
+    click.echo(f"rebuilt {', '.join(str(folder / name) for name in texts)}")
+
+
+REPORTS = Path("reports")
+
+
+def _refresh_index(run: Path) -> None:
+    """Keep the runs' index up to date where there is one: in reports/ (the default home
+    of runs), or in any folder that already has an index.html."""
+    from trajcheck.report import write_index
+
+    parent = run.resolve().parent
+    if parent == REPORTS.resolve() or (parent / "index.html").exists():
+        write_index(parent)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path), default=REPORTS)
+def index(folder: Path) -> None:
+    """Write FOLDER/index.html: every run under FOLDER [reports], newest first."""
+    from trajcheck.report import write_index
+
+    if not folder.is_dir():
+        _fail(f"{folder}: no such folder")
+    click.echo(f"index: {write_index(folder)}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -161,6 +161,10 @@ Certify = Callable[["Outcome"], dict[str, Any]]
 #: table, figure and a series' band (low, high) optional.
 Study = Callable[["Outcome"], dict[str, Any]]
 
+#: Given one instance as a batch of one on the CPU, the figure the report draws of it,
+#: fitted to the family: {"title", "caption", "figure"} (figure as in a Study).
+Sketch = Callable[[Batch], dict[str, Any]]
+
 
 @dataclass(frozen=True)
 class Property:
@@ -179,6 +183,7 @@ class Property:
     frontier: Frontier | None = None
     certificate: Certify | None = None
     study: Study | None = None
+    sketch: Sketch | None = None
 
 
 @dataclass
@@ -224,6 +229,8 @@ class Outcome:
     worst_model: str | None = None
     models: list[tuple[str, Outcome]] = field(default_factory=list)
     frontier: dict[str, Any] | None = None
+    margins: dict[str, Any] | None = None  # histogram of the margins searched
+    sketch: dict[str, Any] | None = None  # the figure of the instance the report shows
 
     def models_json(self) -> list[dict[str, Any]]:
         """One line per model searched: where the verdict and the worst margin came from."""
@@ -306,6 +313,8 @@ class Result:
             "worst_model": o.worst_model,
             "models": o.models_json(),
             "frontier": o.frontier,
+            "margins": o.margins,
+            "sketch": o.sketch,
             "rtol": c.rtol,
             "tolerance_note": c.tolerance_note,
             "search_note": c.search_note,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
@@ -123,6 +124,42 @@ class _NonFinite(Exception):
         )
 
 
+#: Decades of the margin histogram: margins from 1e-16 to 1e6, one bin a decade, with
+#: margins at or below 0 (attained to rounding, or violations) counted apart.
+HISTOGRAM_DECADES = (-16, 6)
+
+
+def margin_histogram(margins: Sequence[float], identity: bool = False) -> dict[str, Any]:
+    """How tight a bound was across the examples: counts of log10(margin) per decade,
+    margins outside the range in the end bins, and those at or below 0 apart. For an
+    identity the margin is minus the relative difference, so the difference is counted
+    (and the count apart is of exact agreement)."""
+    low, high = HISTOGRAM_DECADES
+    values = np.abs(margins) if identity else np.asarray(margins, dtype=float)
+    positive = values[values > 0]
+    decades = np.clip(np.log10(positive), low, high - 0.5) if positive.size else positive
+    counts, _ = np.histogram(decades, bins=np.arange(low, high + 1))
+    return {
+        "of": "relative difference" if identity else "margin",
+        "log10_edges": list(range(low, high + 1)),
+        "counts": counts.tolist(),
+        "at_or_below_zero": int(values.size - positive.size),
+    }
+
+
+def merge_histograms(histograms: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
+    """The histogram of a claim over its models (same edges): counts added up."""
+    present = [h for h in histograms if h]
+    if not present:
+        return None
+    return {
+        "of": present[0].get("of", "margin"),
+        "log10_edges": present[0]["log10_edges"],
+        "counts": [sum(c) for c in zip(*(h["counts"] for h in present), strict=True)],
+        "at_or_below_zero": sum(h["at_or_below_zero"] for h in present),
+    }
+
+
 @dataclass
 class _Tracker:
     examples: int = 0
@@ -130,6 +167,7 @@ class _Tracker:
     worst_notes: dict[str, float] = field(default_factory=dict)
     worst_params: Params | None = None
     rtol: float = 0.0
+    margins: list[float] = field(default_factory=list)
 
     def observe(self, params: Params, evaluation: Evaluation) -> bool:
         """Count the example and keep it if its margin is the smallest so far; say whether
@@ -143,6 +181,7 @@ class _Tracker:
         trivial = evaluation.lhs == 0.0 and evaluation.rhs == 0.0
         if trivial or evaluation.within_rounding_only(self.rtol):
             return False
+        self.margins.append(evaluation.margin)
         if evaluation.margin < self.worst_margin:
             self.worst_margin, self.worst_notes = evaluation.margin, evaluation.notes
             self.worst_params = params
@@ -232,6 +271,7 @@ def search(
         worst_margin=None if math.isinf(tracker.worst_margin) else tracker.worst_margin,
         worst_notes=tracker.worst_notes,
         worst_params=tracker.worst_params,
+        margins=margin_histogram(tracker.margins, identity=claim.kind == "identity"),
         counterexample=counterexample,
         error=error,
         seconds=time.perf_counter() - started,
@@ -262,6 +302,7 @@ def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
         seconds=sum(o.seconds for _, o in outcomes),
         worst_model=worst_model,
         models=list(outcomes),
+        margins=merge_histograms([o.margins for _, o in outcomes]),
     )
 
 
@@ -336,6 +377,20 @@ def _attach(
         return {"model": prop.model, "error": f"{type(exc).__name__}: {exc}"}
 
 
+def _sketch(props: Sequence[Property], outcome: Outcome) -> dict[str, Any] | None:
+    """The family's figure of the counterexample, or else of the tightest instance."""
+    found = outcome.counterexample
+    params, model = (found.params, found.model) if found else (
+        outcome.worst_params, outcome.worst_model
+    )  # fmt: skip
+    prop = next((p for p in props if p.model == model), None)
+    if params is None or prop is None or prop.sketch is None:
+        return None
+    sketch = prop.sketch
+    drawn = _attach(prop, lambda _: sketch(to_batch(params, torch.device("cpu"))), outcome)
+    return {**drawn, "instance": "counterexample" if found else "tightest instance"}
+
+
 def run_claim(
     props: Sequence[Property],
     origins: Mapping[str, str],
@@ -359,6 +414,7 @@ def run_claim(
     if found is not None:
         prop = next(p for p in props if p.model == found.model)
         outcome.frontier = locate_frontier(prop, found, claim.constants, device)
+    outcome.sketch = _sketch(props, outcome)
     certificates = [_attach(p, p.certificate, outcome) for p in props if p.certificate]
     studies = [_attach(p, p.study, outcome) for p in props if p.study]
     mutants = []

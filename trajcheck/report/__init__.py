@@ -3,6 +3,7 @@
 from typing import Any
 
 from trajcheck.report.html import render_html
+from trajcheck.report.index import write_index
 from trajcheck.report.markdown import render_markdown
 from trajcheck.report.results import (
     MalformedResults,
@@ -20,10 +21,18 @@ __all__ = [
     "render_html",
     "render_markdown",
     "renders",
+    "write_index",
     "write_run",
 ]
 
 
 def renders(document: dict[str, Any]) -> dict[str, str]:
-    """Every human-readable file of a run, by name, from ``results.json`` alone."""
-    return {"report.md": render_markdown(document), "report.html": render_html(document)}
+    """Every file of a run made from ``results.json`` alone, by name."""
+    # pandas loads only here, when a run is written (it takes a second)
+    from trajcheck.report.table import render_csv
+
+    return {
+        "report.md": render_markdown(document),
+        "report.html": render_html(document),
+        "summary.csv": render_csv(document),
+    }

@@ -1,8 +1,13 @@
 """Figures for the HTML report, drawn with matplotlib from the JSON of ``results.json``.
 
-A study's figure is data (``core.Study``), not an image: the report draws it, so that
-``trajcheck report DIR`` redraws it from the JSON alone. Figures are inline SVG, so the
-page stays one self-contained file.
+Figures are data in ``results.json`` (a claim's study, its sketch, its margins), not
+images: the report draws them, so that ``trajcheck report DIR`` redraws them from the JSON
+alone. Each is inline SVG, so the page stays one self-contained file.
+
+Figure data: ``{"kind": "lines", "x_label", "y_label", "log_x", "log_y", "reference_y",
+"share_y", "panels": [{"title", "series": [{"label", "x", "y", "style", "low", "high"}]}]}``
+(style ``line``, ``markers`` or ``markers-line``; ``low``/``high`` draw a band), or
+``{"kind": "bars", "x_label", "y_label", "labels", "values", "highlight"}``.
 """
 
 from __future__ import annotations
@@ -11,40 +16,77 @@ import io
 import math
 from typing import Any
 
+WIDTH, HEIGHT = 4.4, 3.0  # inches per panel (a panel of several shrinks to fit the page)
 
-def lines_svg(figure: dict[str, Any]) -> str:
-    """One panel per entry of ``figure["panels"]``, one line per series (with a band where
-    the series gives ``low`` and ``high``), as an SVG string."""
+
+def _pyplot() -> Any:
     # matplotlib loads only when a report with a figure is written (it takes a second)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _svg(fig: Any) -> str:
+    import matplotlib
+
+    buffer = io.StringIO()
+    # a fixed hash salt and no date keep the SVG the same from one rendering to the next
+    with matplotlib.rc_context({"svg.hashsalt": "trajcheck", "svg.fonttype": "none"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    _pyplot().close(fig)
+    svg = buffer.getvalue()
+    return svg[svg.index("<svg") :]  # drop the XML prolog and doctype: inline in HTML
+
+
+def _finite(values: list[Any]) -> list[float]:
+    """JSON null (a missing point) as NaN, which matplotlib leaves out."""
+    return [math.nan if v is None else float(v) for v in values]
+
+
+def _plot_series(ax: Any, series: dict[str, Any], log_y: bool) -> None:
+    x, y = _finite(series["x"]), _finite(series["y"])
+    if log_y:  # a zero or negative value has no place on a log axis: leave it out
+        y = [v if v > 0 else math.nan for v in y]
+    style = series.get("style", "line")
+    if style == "markers":
+        line = ax.plot(x, y, linestyle="none", marker="o", markersize=4, label=series["label"])
+    else:
+        marker = "o" if style == "markers-line" else None
+        line = ax.plot(x, y, marker=marker, markersize=3, label=series["label"])
+    if "low" in series and "high" in series:  # a confidence band
+        ax.fill_between(
+            x, _finite(series["low"]), _finite(series["high"]), color=line[0].get_color(),
+            alpha=0.2,
+        )  # fmt: skip
+
+
+def lines_svg(figure: dict[str, Any]) -> str:
+    """One panel per entry of ``figure["panels"]``, one line per series."""
+    plt = _pyplot()
     panels = figure["panels"]
-    columns = min(len(panels), 4)
+    columns = min(len(panels), 2)
     rows = math.ceil(len(panels) / columns)
     fig, axes = plt.subplots(
         rows,
         columns,
-        figsize=(3.2 * columns, 2.8 * rows),
+        figsize=(WIDTH * columns, HEIGHT * rows),
         sharey=bool(figure.get("share_y")),
         squeeze=False,
     )
     for ax, panel in zip(axes.flat, panels, strict=False):
         for series in panel["series"]:
-            line = ax.plot(
-                series["x"], series["y"], marker="o", markersize=3, label=series["label"]
-            )
-            if "low" in series and "high" in series:  # a confidence band
-                color = line[0].get_color()
-                ax.fill_between(series["x"], series["low"], series["high"], color=color, alpha=0.2)
+            _plot_series(ax, series, bool(figure.get("log_y")))
         if figure.get("reference_y") is not None:
             ax.axhline(figure["reference_y"], color="0.4", linestyle="--", linewidth=1)
         if figure.get("log_x"):
             ax.set_xscale("log", base=2)
         if figure.get("log_y"):
             ax.set_yscale("log")
+        else:  # plain numbers on the axis, not "1e-9 + 6.6e-2" offsets
+            ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_title(panel.get("title", ""), fontsize=10)
         ax.set_xlabel(figure.get("x_label", ""), fontsize=9)
         ax.tick_params(labelsize=8)
@@ -54,20 +96,31 @@ def lines_svg(figure: dict[str, Any]) -> str:
     axes[0][0].set_ylabel(figure.get("y_label", ""), fontsize=9)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    buffer = io.StringIO()
-    # a fixed hash salt and no date keep the SVG the same from one rendering to the next
-    with matplotlib.rc_context({"svg.hashsalt": "trajcheck", "svg.fonttype": "path"}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]  # drop the XML prolog and doctype: inline in HTML
+    return _svg(fig)
 
 
-RENDERERS = {"lines": lines_svg}
+def bars_svg(figure: dict[str, Any]) -> str:
+    """A bar chart with labelled bars; bars named in ``highlight`` stand out."""
+    plt = _pyplot()
+    labels, values = figure["labels"], figure["values"]
+    fig, ax = plt.subplots(figsize=(WIDTH, HEIGHT))
+    highlight = set(figure.get("highlight", []))
+    colors = ["#c2410c" if label in highlight else "#4c78a8" for label in labels]
+    ax.bar(range(len(labels)), values, color=colors)
+    ax.set_xticks(range(len(labels)), labels, rotation=60, fontsize=7)
+    ax.set_xlabel(figure.get("x_label", ""), fontsize=9)
+    ax.set_ylabel(figure.get("y_label", ""), fontsize=9)
+    ax.tick_params(axis="y", labelsize=8)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    return _svg(fig)
+
+
+RENDERERS = {"lines": lines_svg, "bars": bars_svg}
 
 
 def figure_svg(figure: dict[str, Any] | None) -> str:
-    """The SVG of a study's figure; empty when there is none or its kind is unknown."""
+    """The SVG of a figure; empty when there is none or its kind is unknown."""
     if not figure or figure.get("kind") not in RENDERERS:
         return ""
     return RENDERERS[figure["kind"]](figure)

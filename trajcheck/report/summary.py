@@ -169,3 +169,42 @@ def study_text(claim: dict[str, Any]) -> str:
     if "error" in study:
         return f"study failed: {study['error']}"
     return str(study.get("summary", ""))
+
+
+def margins_figure(claim: dict[str, Any]) -> dict[str, Any] | None:
+    """The histogram of the margins searched, as a bar figure: one bar a decade, from the
+    first to the last decade reached, and the margins at or below 0 (for an identity:
+    the relative differences, and exact agreement)."""
+    histogram = claim.get("margins")
+    if not histogram or not (sum(histogram["counts"]) + histogram["at_or_below_zero"]):
+        return None
+    counts, edges = histogram["counts"], histogram["log10_edges"]
+    reached = [i for i, c in enumerate(counts) if c]
+    first, last = (reached[0], reached[-1]) if reached else (0, -1)
+    identity = histogram.get("of") == "relative difference"
+    apart = "exact" if identity else "<= 0"
+    labels = [apart] + [f"1e{edges[i]}" for i in range(first, last + 1)]
+    return {
+        "kind": "bars",
+        "x_label": (
+            "relative difference |lhs - rhs|/|rhs|, by decade"
+            if identity
+            else "margin (rhs - lhs)/|rhs|, by decade"
+        ),
+        "y_label": "examples",
+        "labels": labels,
+        "values": [histogram["at_or_below_zero"], *counts[first : last + 1]],
+        "highlight": [apart],
+    }
+
+
+def margins_caption(claim: dict[str, Any]) -> str:
+    if (claim.get("margins") or {}).get("of") == "relative difference":
+        return (
+            "Agreement: the relative differences of the two sides over the examples "
+            "searched, by decade; 'exact' counts identical sides."
+        )
+    return (
+        "Tightness: the margins of the examples searched, by decade; '<= 0' counts "
+        "bounds attained to rounding (and violations)."
+    )
