@@ -84,9 +84,13 @@ INTERLACING = Property(
 
 
 @st.composite
-def _block_problem(draw: st.DrawFn, limits: Limits, *, min_blocks: int = 1) -> Params:
+def _block_problem(
+    draw: st.DrawFn, limits: Limits, *, min_blocks: int = 1, favour_smallest: bool = False
+) -> Params:
     """A positive definite A, a partition into blocks and a start x_0 (x* = 0)."""
-    params = draw(positive_definite(limits, min_dimension=min_blocks))
+    params = draw(
+        positive_definite(limits, min_dimension=min_blocks, favour_smallest=favour_smallest)
+    )
     d = len(params["spectrum"])
     params["blocks"] = draw(block_partitions(d, min_blocks=min_blocks))
     params["x0"] = draw(vectors(d))
@@ -130,8 +134,9 @@ BLOCK_DESCENT = Property(
 
 @st.composite
 def _block_solve(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(_block_problem(limits, min_blocks=2))
-    params["digits"] = draw(st.integers(1, 12))
+    digits = draw(st.integers(1, 12))  # before the lists whose length depends on d
+    params = draw(_block_problem(limits, min_blocks=2, favour_smallest=True))
+    params["digits"] = digits
     return params
 
 

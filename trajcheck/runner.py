@@ -124,6 +124,10 @@ class _NonFinite(Exception):
         )
 
 
+#: Below this size (the smallest normal float64 over eps) a result may have gone through
+#: subnormal numbers and lost relative precision: its margin says nothing about tightness.
+SUBNORMAL_SIDE = float(np.finfo(np.float64).tiny / np.finfo(np.float64).eps)
+
 #: Decades of the margin histogram: margins from 1e-16 to 1e6, one bin a decade, with
 #: margins at or below 0 (attained to rounding, or violations) counted apart.
 HISTOGRAM_DECADES = (-16, 6)
@@ -173,12 +177,14 @@ class _Tracker:
         """Count the example and keep it if its margin is the smallest so far; say whether
         its margin tells anything about tightness.
 
-        0 <= 0 (a start at the minimizer, a zero error) is tight only trivially, and a
-        margin that only rounding noise pushed below -rtol says nothing either: such
-        examples are checked but do not count as the worst one.
+        0 <= 0 (a start at the minimizer, a zero error) is tight only trivially; sides so
+        small that float64 holds them with less than full relative precision (subnormal
+        results, from starts like 1e-160) give margins that are noise; and a margin that
+        only rounding pushed below -rtol says nothing either: such examples are checked
+        but do not count as the worst one, nor steer the search.
         """
         self.examples += 1
-        trivial = evaluation.lhs == 0.0 and evaluation.rhs == 0.0
+        trivial = max(abs(evaluation.lhs), abs(evaluation.rhs)) < SUBNORMAL_SIDE
         if trivial or evaluation.within_rounding_only(self.rtol):
             return False
         self.margins.append(evaluation.margin)
