@@ -69,3 +69,13 @@ def test_two_coupled_coordinates_make_blocks_dearer_than_cholesky() -> None:
     assert m.notes["sweeps"].item() == 2
     assert m.lhs.item() == 2 / 3 + 2 * 12 and m.rhs.item() == 8 / 3 + 16
     assert _violates("decomposition.cheaper", params)
+
+
+def test_a_trained_layer_that_stalls_at_a_rank_one_saddle() -> None:
+    """The search's counterexample to icl.trained_lsa, replayed: d = 2, N = 8, seed 0.
+    Adam leaves W_K'W_Q of rank one, and the layer predicts unlike one gradient step."""
+    params = {"d": 2, "N": 8, "seed": 0}
+    prop = CATALOGUE.entries["icl.trained_lsa"].props[0]
+    m = prop.measure(to_batch(params, CPU), prop.claim.constants)
+    assert m.notes["cosine"].item() < 0.9 and m.notes["gap"].item() > 0.5
+    assert _violates("icl.trained_lsa", params)

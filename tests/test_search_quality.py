@@ -113,3 +113,10 @@ def test_initialization_study_reports_both_means_and_the_solver_check(
     assert "from x_M" in study["summary"] and "from x_J" in study["summary"]
     directions = {row[-1] for row in study["table"]["rows"]}
     assert directions <= {"x_M better", "x_J better", "no significant difference"}
+
+
+def test_layer_descent_frontier_is_at_eta_lmax_two(trajcheck_profile, trajcheck_device) -> None:
+    """In-context gradient descent stops descending past eta = 2/lmax(X'X/N)."""
+    outcome = _run("icl.trajectory_descent_any_step", trajcheck_profile, trajcheck_device).outcome
+    assert outcome.frontier is not None and outcome.frontier["located"]
+    assert outcome.frontier["boundary"] == pytest.approx(2.0, abs=1e-9)

@@ -184,6 +184,9 @@ class Property:
     certificate: Certify | None = None
     study: Study | None = None
     sketch: Sketch | None = None
+    #: For a model that costs seconds an example (a training run): the examples it gets
+    #: for the profile's number of examples per claim, instead of its share of them.
+    max_examples: Callable[[int], int] | None = None
 
 
 @dataclass

@@ -329,6 +329,8 @@ def search_models(
     outcomes: list[tuple[str, Outcome]] = []
     for prop in props:
         budget = profile.mutant_examples if mutant else math.ceil(profile.examples / len(props))
+        if prop.max_examples is not None:
+            budget = min(budget, prop.max_examples(profile.examples))
         outcome = search(prop, mutant, profile, device, seed, on_example, budget)
         outcomes.append((prop.model, outcome))
         if mutant is not None and outcome.verdict == "fails":

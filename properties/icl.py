@@ -1,0 +1,225 @@
+"""Properties of family ``icl``: linear self-attention as gradient descent in context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from models.lsa import (
+    RegressionTasks,
+    compare_with_gradient_descent,
+    context_losses,
+    gradient_step_weights,
+    lsa_layer,
+    train_lsa,
+)
+from properties.strategies import step_counts, up_to_the_boundary, vectors
+from theory import icl
+from trajcheck.core import Batch, Frontier, Limits, Measurement, Params, Property
+
+
+def data_curvature(params: Params) -> float:
+    """lmax(X'X/N) of drawn inputs: the smoothness of the in-context loss."""
+    X = np.array(params["inputs"])
+    return float(np.linalg.eigvalsh(X.T @ X / len(X))[-1])
+
+
+@st.composite
+def regression_in_context(draw: st.DrawFn, limits: Limits, *, max_eta_lmax: float) -> Params:
+    """N context pairs (x_i, y_i), a query x_q, a start W_0, K layers and a step eta with
+    eta * lmax(X'X/N) in (0, max_eta_lmax], at its top a third of the time."""
+    d = draw(st.integers(1, limits.max_dimension))
+    m = draw(st.integers(1, 2))
+    N = draw(st.integers(1, 16))
+    params = {
+        "inputs": draw(st.lists(vectors(d, 3.0), min_size=N, max_size=N)),
+        "targets": draw(st.lists(vectors(m, 3.0), min_size=N, max_size=N)),
+        "query": draw(vectors(d, 3.0)),
+        "W0": draw(st.lists(vectors(d, 3.0), min_size=m, max_size=m)),
+        "K": draw(step_counts(limits, min_steps=1)),
+    }
+    lmax = data_curvature(params)
+    assume(lmax > 1e-6)  # inputs that are all zero leave no loss to descend
+    fraction = draw(st.one_of(st.just(1.0), up_to_the_boundary()))
+    params["eta"] = fraction * max_eta_lmax / lmax
+    return params
+
+
+def _tasks(batch: Batch) -> RegressionTasks:
+    return RegressionTasks(batch["inputs"], batch["targets"], batch["query"])
+
+
+def run_layers(batch: Batch) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """K layers of the construction and K gradient steps side by side: the query slots,
+    the context losses and the iterates W_k, for k = 0..K (instances past their own K
+    repeat their last layer)."""
+    tasks, W0, eta, K = _tasks(batch), batch["W0"], batch["eta"], batch["K"]
+    d = tasks.inputs.shape[-1]
+    weights = gradient_step_weights(W0, eta, tasks.count)
+    context, query = tasks.tokens(W0)
+    slots, losses, iterates, W = [query[:, d:]], [context_losses(context, W0, d)], [W0], W0
+    for k in range(int(K.max().item())):
+        active = k < K
+        new_context, new_query = lsa_layer(weights, context, query)
+        context = torch.where(active.view(-1, 1, 1), new_context, context)
+        query = torch.where(active.view(-1, 1), new_query, query)
+        W = torch.where(active.view(-1, 1, 1), tasks.gradient_step(W, eta), W)
+        slots.append(query[:, d:])
+        losses.append(context_losses(context, W0, d))
+        iterates.append(W)
+    return slots, losses, iterates
+
+
+# icl.lsa_equals_gd -----------------------------------------------------------------------
+
+
+def measure_lsa_equals_gd(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """The query's y-slot after K layers against -W_K x_q, coordinate by coordinate."""
+    tasks, eta, K = _tasks(batch), batch["eta"], batch["K"]
+    slots, _, iterates = run_layers(batch)
+    x_q = tasks.queries
+    target = -torch.einsum("bmd,bd->bm", iterates[-1], x_q)
+    input_norms = tasks.inputs.norm(dim=-1)  # (B, N)
+    sizes = []
+    for W in iterates:
+        residual = (torch.einsum("bmd,bnd->bnm", W, tasks.inputs) - tasks.targets).norm(dim=-1)
+        step = eta / tasks.count * (residual * input_norms).sum(-1)
+        sizes.append(torch.linalg.matrix_norm(W) + step)
+    scale = K.to(x_q.dtype) * torch.stack(sizes).max(dim=0).values * x_q.norm(dim=-1)
+    return Measurement(
+        lhs=slots[-1],
+        rhs=target,
+        scale=scale,
+        notes={"eta*lmax": eta * tasks.curvature(), "K": K.to(x_q.dtype)},
+    )
+
+
+LSA_EQUALS_GD = Property(
+    icl.LSA_EQUALS_GD,
+    lambda limits: regression_in_context(limits, max_eta_lmax=2.0),
+    measure_lsa_equals_gd,
+    lambda params: len(params["query"]),
+    model="linear-self-attention",
+)
+
+
+# icl.trajectory_descent and its any-step variant -----------------------------------------
+
+
+def measure_layer_descent(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """L(W_{k+1}) <= L(W_k) for every layer, read from the context tokens."""
+    tasks, W0 = _tasks(batch), batch["W0"]
+    _, losses, _ = run_layers(batch)
+    # the residual W_0 x_i - y_i^(k) subtracts terms no larger than |W_0 x_i| + |y_i| +
+    # |(W_0 - W_k) x_i|, and L(W_k) bounds the last, so (|W_0 x_i| + |y_i|)^2 + L(W_k)
+    # covers the size of what the loss rounds
+    fitted = torch.einsum("bmd,bnd->bnm", W0, tasks.inputs).norm(dim=-1)
+    base = 0.5 * ((fitted + tasks.targets.norm(dim=-1)) ** 2).sum(-1) / tasks.count
+    before, after = torch.stack(losses[:-1], dim=-1), torch.stack(losses[1:], dim=-1)
+    return Measurement(
+        lhs=after,
+        rhs=before,
+        scale=base.unsqueeze(-1) + before,
+        notes={"eta*lmax": batch["eta"] * tasks.curvature()},
+    )
+
+
+def layer_losses_sketch(batch: Batch) -> dict[str, Any]:
+    """The in-context loss after each layer (read from the context tokens)."""
+    _, losses, _ = run_layers(batch)
+    eta_lmax = float(batch["eta"] * _tasks(batch).curvature())
+    return {
+        "title": "The in-context loss layer by layer",
+        "caption": (
+            f"L(W_k) read from the context tokens after k layers, eta*lmax = {eta_lmax:.4g}."
+        ),
+        "figure": {
+            "kind": "lines",
+            "x_label": "layers k",
+            "y_label": "L(W_k)",
+            "log_y": True,
+            "panels": [
+                {
+                    "title": "",
+                    "series": [
+                        {
+                            "label": "in-context loss",
+                            "x": [float(k) for k in range(len(losses))],
+                            "y": [float(v) for v in losses],
+                            "style": "markers-line",
+                        }
+                    ],
+                }
+            ],
+        },
+    }
+
+
+TRAJECTORY_DESCENT = Property(
+    icl.TRAJECTORY_DESCENT,
+    lambda limits: regression_in_context(limits, max_eta_lmax=2.0),
+    measure_layer_descent,
+    lambda params: len(params["query"]),
+    model="linear-self-attention",
+    sketch=layer_losses_sketch,
+)
+
+TRAJECTORY_DESCENT_ANY_STEP = Property(
+    icl.TRAJECTORY_DESCENT_ANY_STEP,
+    lambda limits: regression_in_context(limits, max_eta_lmax=4.0),
+    measure_layer_descent,
+    lambda params: len(params["query"]),
+    model="linear-self-attention",
+    frontier=Frontier(
+        parameter="eta",
+        label="eta*lmax",
+        safe=lambda params: 1.0 / data_curvature(params),
+        report=lambda params, eta: eta * data_curvature(params),
+    ),
+    sketch=layer_losses_sketch,
+)
+
+
+# icl.trained_lsa -------------------------------------------------------------------------
+
+
+@st.composite
+def _training_run(draw: st.DrawFn, limits: Limits) -> Params:
+    return {
+        "d": draw(st.integers(2, 4)),
+        "N": draw(st.integers(8, 16)),
+        "seed": draw(st.integers(0, 2**31 - 1)),
+    }
+
+
+def measure_trained_lsa(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """cosine >= min_cosine and gap <= max_gap, for each training run of the batch."""
+    rows = []
+    for d, N, seed in zip(batch["d"], batch["N"], batch["seed"], strict=True):
+        device = batch["seed"].device
+        model = train_lsa(int(d), int(N), int(seed), device)
+        rows.append(compare_with_gradient_descent(model, int(d), int(N), int(seed), device))
+    cosine = torch.tensor([r["cosine"] for r in rows], dtype=torch.float64)
+    gap = torch.tensor([r["gap"] for r in rows], dtype=torch.float64)
+    eta = torch.tensor([r["eta"] for r in rows], dtype=torch.float64)
+    return Measurement(
+        lhs=torch.stack([torch.full_like(cosine, constants["min_cosine"]), gap], dim=-1),
+        rhs=torch.stack([cosine, torch.full_like(gap, constants["max_gap"])], dim=-1),
+        parts=("cosine >= 0.99", "gap <= 5 %"),
+        notes={"cosine": cosine, "gap": gap, "fitted eta": eta},
+    )
+
+
+TRAINED_LSA = Property(
+    icl.TRAINED_LSA,
+    _training_run,
+    measure_trained_lsa,
+    lambda params: params["d"],
+    model="trained-layer",
+    max_examples=lambda examples: max(1, examples // 1000),
+)
