@@ -23,7 +23,7 @@ from properties.strategies import (
     vectors,
 )
 from theory import smoothing
-from trajcheck.core import Batch, Limits, Measurement, Params, Property
+from trajcheck.core import Batch, Limits, Measurement, Params, Property, Sweep
 
 
 def smoothing_instances(
@@ -40,6 +40,30 @@ def smoothing_instances(
         return params
 
     return draw_instance()
+
+
+def quadratic_sweep(*, max_aL: float, min_steps: int) -> Sweep:
+    """The batched twin of ``smoothing_instances``: one dimension per batch, L log-uniform
+    in [1e-2, 1e2], the other eigenvalues L*r with r uniform in [0, 1], Q Haar (QR of a
+    Gaussian, signs fixed), a*L in (0, max_aL] (at max_aL half of the time), K uniform."""
+
+    def draw(count: int, generator: torch.Generator, limits: Limits, device: torch.device) -> Batch:
+        g, f64 = generator, torch.float64
+
+        def uniform(*shape: int) -> torch.Tensor:
+            return torch.rand(*shape, generator=g, device=device, dtype=f64)
+
+        d = int(torch.randint(1, limits.max_dimension + 1, (1,), generator=g, device=device))
+        L = 10 ** (4 * uniform(count) - 2)
+        spectrum = torch.cat([L[:, None], L[:, None] * uniform(count, d - 1)], dim=-1)
+        gaussian = torch.randn(count, d, d, generator=g, device=device, dtype=f64)
+        q, r = torch.linalg.qr(gaussian)
+        rotation = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+        aL = torch.where(uniform(count) < 0.5, max_aL, max_aL * (1 - uniform(count)))
+        K = torch.randint(min_steps, limits.max_steps + 1, (count,), generator=g, device=device)
+        return {"spectrum": spectrum, "rotation": rotation, "a": aL / L, "K": K}
+
+    return draw
 
 
 def _quadratic(batch: Batch) -> tuple[Quadratic, torch.Tensor, torch.Tensor]:
@@ -97,6 +121,7 @@ QUADRATIC = Property(
     dimension=dimension_of,
     model="quadratic",
     sketch=spectral_filter_sketch,
+    sweep=quadratic_sweep(max_aL=2.0, min_steps=0),
 )
 
 QUADRATIC_RATE = Property(
@@ -106,6 +131,7 @@ QUADRATIC_RATE = Property(
     dimension=dimension_of,
     model="quadratic",
     sketch=spectral_filter_sketch,
+    sweep=quadratic_sweep(max_aL=1.0, min_steps=1),
 )
 
 ANY_STEP = Property(
@@ -116,6 +142,7 @@ ANY_STEP = Property(
     model="quadratic",
     frontier=step_frontier(lambda params: params["spectrum"][0], safe_aL=1.0),
     sketch=spectral_filter_sketch,
+    sweep=quadratic_sweep(max_aL=4.0, min_steps=1),
 )
 
 

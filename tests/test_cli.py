@@ -116,6 +116,7 @@ def test_report_rebuilds_the_same_files_from_results_json(run_folder: Path, tmp_
         (["verify", "--profile", "nope"], "unknown profile 'nope'"),
         (["verify", "--module", "/no/such/file.py"], "no such file"),
         (["verify", "--seed", "-1"], "--seed"),
+        (["verify", "--sweep", "-5"], "--sweep"),
         (["show", "nothing.here"], "unknown claim or family"),
         (["replay", "/no/such/counterexample.json"], "unreadable"),
         (["report", "/no/such/folder"], "holds no results.json"),

@@ -7,6 +7,7 @@ A usage error prints one line on stderr and writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -170,6 +171,12 @@ def _progress(
     default=None,
     help="Seed for a reproducible search.",
 )
+@click.option(
+    "--sweep",
+    type=click.IntRange(0, None),
+    default=None,
+    help="Instances per claim for the batched sweep [the profile's: 10^4 | 10^5 | 10^6].",
+)
 @MODULE_OPTION
 @click.option(
     "--out",
@@ -183,6 +190,7 @@ def verify(
     profile: str,
     device: str,
     seed: int | None,
+    sweep: int | None,
     modules: tuple[str, ...],
     out: Path | None,
     force: bool,
@@ -193,6 +201,8 @@ def verify(
 
     try:
         chosen_profile = get_profile(profile)
+        if sweep is not None:
+            chosen_profile = dataclasses.replace(chosen_profile, sweep=sweep)
         torch_device = resolve_device(device)
     except (UnknownProfile, DeviceUnavailable) as exc:
         _fail(str(exc))
@@ -249,7 +259,8 @@ def verify(
             detail = f", worst margin {summary.margin(o.worst_margin)}"
         click.echo(
             f"{o.verdict:<6} {mark:<10} {result.claim.id:<28} {o.examples:>7} examples"
-            f"{detail}{mutants}"
+            + (f" (+{o.swept} swept)" if o.swept else "")
+            + f"{detail}{mutants}"
         )
         if o.error:
             click.echo(f"       error: {o.error}")

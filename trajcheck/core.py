@@ -161,6 +161,11 @@ Certify = Callable[["Outcome"], dict[str, Any]]
 #: table, figure and a series' band (low, high) optional.
 Study = Callable[["Outcome"], dict[str, Any]]
 
+#: Draws ``count`` instances at once as a batch, with torch's generator, on a device,
+#: within the profile's limits: the batched sweep (much faster than one instance per
+#: Hypothesis example, and no substitute for it: it does not shrink).
+Sweep = Callable[[int, "torch.Generator", Limits, "torch.device"], Batch]
+
 #: Given one instance as a batch of one on the CPU, the figure the report draws of it,
 #: fitted to the family: {"title", "caption", "figure"} (figure as in a Study).
 Sketch = Callable[[Batch], dict[str, Any]]
@@ -187,6 +192,7 @@ class Property:
     #: For a model that costs seconds an example (a training run): the examples it gets
     #: for the profile's number of examples per claim, instead of its share of them.
     max_examples: Callable[[int], int] | None = None
+    sweep: Sweep | None = None
 
 
 @dataclass
@@ -202,10 +208,12 @@ class Counterexample:
     notes: dict[str, float]
     model: str = ""
     replay: str = ""
+    found_by: str = "hypothesis (shrunk)"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "found_by": self.found_by,
             "params": self.params,
             "lhs": self.lhs,
             "rhs": self.rhs,
@@ -233,6 +241,7 @@ class Outcome:
     models: list[tuple[str, Outcome]] = field(default_factory=list)
     frontier: dict[str, Any] | None = None
     margins: dict[str, Any] | None = None  # histogram of the margins searched
+    swept: int = 0  # instances the batched sweep tried (besides the examples)
     sketch: dict[str, Any] | None = None  # the figure of the instance the report shows
 
     def models_json(self) -> list[dict[str, Any]]:
@@ -242,6 +251,7 @@ class Outcome:
                 "model": name,
                 "verdict": o.verdict,
                 "examples": o.examples,
+                "swept": o.swept,
                 "worst_margin": o.worst_margin,
                 "seconds": o.seconds,
             }
@@ -310,6 +320,7 @@ class Result:
             "verdict": o.verdict,
             "as_expected": self.as_expected,
             "examples": o.examples,
+            "swept": o.swept,
             "worst_margin": o.worst_margin,
             "worst_notes": o.worst_notes,
             "worst_instance": o.worst_params,

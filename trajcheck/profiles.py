@@ -22,18 +22,23 @@ class Profile:
     mutant_examples: int  # per mutant: each must be refuted within this many
     limits: Limits
     description: str
+    #: instances per claim for the batched sweep, where a model has one (0: none)
+    sweep: int = 0
 
 
 PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("ci", 300, 300, Limits(max_dimension=8, max_steps=16), "fast: tests and CI"),
+        Profile(
+            "ci", 300, 300, Limits(max_dimension=8, max_steps=16), "fast: tests and CI", 10_000
+        ),
         Profile(
             "default",
             3_000,
             1_000,
             Limits(max_dimension=12, max_steps=32),
             "the verify run: a few seconds per claim",
+            100_000,
         ),
         Profile(
             "thorough",
@@ -41,6 +46,7 @@ PROFILES: dict[str, Profile] = {
             3_000,
             Limits(max_dimension=16, max_steps=64),
             "10^5 examples per claim: the no-false-alarm check",
+            1_000_000,
         ),
     )
 }

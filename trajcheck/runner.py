@@ -309,6 +309,7 @@ def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
         worst_model=worst_model,
         models=list(outcomes),
         margins=merge_histograms([o.margins for _, o in outcomes]),
+        swept=sum(o.swept for _, o in outcomes),
     )
 
 
@@ -324,14 +325,22 @@ def search_models(
 
     A claim's examples are shared among its models, so that the thorough profile's 10^5
     is per claim. Each model gets a mutant's whole budget, and the search of a mutant
-    stops at the first model that refutes it.
+    stops at the first model that refutes it. A model that can draw batches is swept
+    first (the profile's ``sweep`` instances; claims only, mutants die fast anyway).
     """
+    from trajcheck.sweep import merge_sweep, sweep  # the sweep builds on this module
+
     outcomes: list[tuple[str, Outcome]] = []
     for prop in props:
         budget = profile.mutant_examples if mutant else math.ceil(profile.examples / len(props))
         if prop.max_examples is not None:
             budget = min(budget, prop.max_examples(profile.examples))
+        swept = None
+        if prop.sweep is not None and profile.sweep > 0 and mutant is None:
+            swept = sweep(prop, None, profile, device, profile.sweep, seed)
         outcome = search(prop, mutant, profile, device, seed, on_example, budget)
+        if swept is not None:
+            outcome = merge_sweep(outcome, swept)
         outcomes.append((prop.model, outcome))
         if mutant is not None and outcome.verdict == "fails":
             break

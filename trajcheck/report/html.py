@@ -115,7 +115,8 @@ def _counterexample(found: dict[str, Any], heading: str) -> str:
     )  # fmt: skip
     parts = [
         f"<h4>{escape(heading)}</h4>",
-        f"<p>model {escape(found.get('model') or '-')}, dimension {found['dimension']}{part}</p>",
+        f"<p>model {escape(found.get('model') or '-')}, dimension {found['dimension']}{part}; "
+        f"found by {escape(found.get('found_by', 'hypothesis (shrunk)'))}</p>",
         f'<div class="sides">{sides}</div>',
     ]
     if found.get("notes"):

@@ -19,7 +19,8 @@ def _counterexample(found: dict[str, Any], heading: str) -> list[str]:
         f"{heading}",
         "",
         f"- dimension {found['dimension']}"
-        + (f"; failing part: `{found['part']}`" if found.get("part") else ""),
+        + (f"; failing part: `{found['part']}`" if found.get("part") else "")
+        + f"; found by {found.get('found_by', 'hypothesis (shrunk)')}",
         f"- lhs = {summary.number(found['lhs'])}, rhs = {summary.number(found['rhs'])}, "
         f"margin = {summary.margin(found['margin'])}",
     ]

@@ -41,8 +41,9 @@ def params_text(params: dict[str, Any]) -> str:
 def models_text(searched: dict[str, Any]) -> str:
     """Where the examples went: one phrase per model the claim is bound to."""
     return "; ".join(
-        f"{m['model']}: {m['verdict']}, {m['examples']} examples, "
-        f"worst margin {margin(m.get('worst_margin'))}"
+        f"{m['model']}: {m['verdict']}, {m['examples']} examples"
+        + (f" + {m['swept']} swept" if m.get("swept") else "")
+        + f", worst margin {margin(m.get('worst_margin'))}"
         for m in searched.get("models", [])
     )
 

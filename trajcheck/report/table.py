@@ -8,8 +8,8 @@ import pandas as pd
 
 COLUMNS = (
     "id", "family", "kind", "source", "expected", "verdict", "as_expected", "examples",
-    "worst_margin", "worst_model", "mutants", "mutants_refuted", "counterexample_dimension",
-    "counterexample_model", "seconds",
+    "worst_margin", "swept", "worst_model", "mutants", "mutants_refuted",
+    "counterexample_dimension", "counterexample_model", "seconds",
 )  # fmt: skip
 
 
@@ -20,7 +20,7 @@ def summary_frame(document: dict[str, Any]) -> pd.DataFrame:
         found = claim.get("counterexample") or {}
         rows.append(
             {
-                **{key: claim.get(key) for key in COLUMNS[:9]},
+                **{key: claim.get(key) for key in COLUMNS[:10]},
                 "worst_model": claim.get("worst_model"),
                 "mutants": len(claim["mutants"]),
                 "mutants_refuted": sum(m["verdict"] == "fails" for m in claim["mutants"]),

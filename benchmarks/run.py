@@ -1,0 +1,245 @@
+"""Side-by-side measurements, all in one run (ARCHITECTURE.md, Performance):
+
+1. instances per second: the batched sweep against one instance per Hypothesis example,
+   on the same claims and dimensions;
+2. the top Hessian eigenvalue of a small transformer: the engine's Lanczos against
+   PyHessian's power iteration (a benchmark-only dependency), products counted, time and
+   relative error against the dense Hessian;
+3. the performance-estimation certificate (PEPit, solved by cvxpy/CLARABEL) against the
+   closed form L/(4K+2): value and time;
+4. the wall time of ``trajcheck verify --profile default`` family by family.
+
+    python benchmarks/run.py [--device cpu|cuda] [--skip-verify] [--json FILE]
+
+Never a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+import torch
+
+from theory import convergence
+from trajcheck.certificates import gradient_descent_worst_case
+from trajcheck.core import Limits
+from trajcheck.curvature import dense_hessian, lanczos_top_eigenvalue, math_attention
+from trajcheck.discovery import discover
+from trajcheck.profiles import get_profile
+from trajcheck.runner import run_claim, search
+from trajcheck.sweep import sweep
+
+SWEPT_CLAIMS = ("smoothing.quadratic", "smoothing.quadratic_rate")
+DIMENSIONS = (4, 8, 16)
+
+
+def sweep_against_hypothesis(device: torch.device) -> pd.DataFrame:
+    """Instances per second of both paths, d <= D, K <= 16, on the claims that hold (a
+    refuted claim stops both paths at its first violation)."""
+    catalogue, rows = discover(), []
+    for claim_id in SWEPT_CLAIMS:
+        prop = catalogue.entries[claim_id].props[0]
+        for D in DIMENSIONS:
+            profile = replace(get_profile("ci"), limits=Limits(max_dimension=D, max_steps=16))
+            searched = search(prop, None, profile, device, seed=1, budget=300)
+            swept = sweep(prop, None, profile, device, count=40_960, seed=1)
+            hypothesis_rate = searched.examples / searched.seconds
+            sweep_rate = swept.swept / swept.seconds
+            rows.append(
+                {
+                    "claim": claim_id,
+                    "d <=": D,
+                    "hypothesis /s": round(hypothesis_rate),
+                    "sweep /s": round(sweep_rate),
+                    "ratio": round(sweep_rate / hypothesis_rate, 1),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+class SmallTransformer(torch.nn.Module):
+    """A one-block causal transformer (embedding, 2-head attention, MLP, read-out) over a
+    vocabulary of 8 tokens, about 1,300 parameters: a stand-in until the cot family's
+    model exists, small enough for a dense Hessian."""
+
+    def __init__(self, vocabulary: int = 8, width: int = 16, heads: int = 2) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocabulary, width)
+        self.qkv = torch.nn.Linear(width, 3 * width)
+        self.out = torch.nn.Linear(width, width)
+        self.mlp = torch.nn.Sequential(
+            torch.nn.Linear(width, 2 * width), torch.nn.Tanh(), torch.nn.Linear(2 * width, width)
+        )
+        self.head = torch.nn.Linear(width, vocabulary)
+        self.heads = heads
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.embed(tokens)
+        B, T, W = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.heads, W // self.heads).permute(2, 0, 3, 1, 4)
+        attended = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.out(attended.transpose(1, 2).reshape(B, T, W))
+        x = x + self.mlp(x)
+        return self.head(x).reshape(B * T, -1)
+
+
+def _transformer_problem(device: torch.device) -> tuple[SmallTransformer, Any, Any, Callable]:
+    torch.manual_seed(0)
+    model = SmallTransformer().to(device=device, dtype=torch.float64)
+    tokens = torch.randint(0, 8, (32, 12), device=device)
+    targets = torch.roll(tokens, shifts=-1, dims=1).reshape(-1)  # predict the next token
+    criterion = torch.nn.CrossEntropyLoss()
+    names = [name for name, _ in model.named_parameters()]
+
+    def loss(params: Any) -> torch.Tensor:
+        values = dict(zip(names, params, strict=True))
+        return criterion(torch.func.functional_call(model, values, (tokens,)), targets)
+
+    return model, tokens, targets, loss
+
+
+def lanczos_against_power_iteration(device: torch.device) -> pd.DataFrame:
+    model, tokens, targets, loss = _transformer_problem(device)
+    params = [p.detach() for p in model.parameters()]
+    started = time.perf_counter()
+    reference = float(torch.linalg.eigvalsh(dense_hessian(loss, params))[-1])
+    dense_seconds = time.perf_counter() - started
+    rows = [
+        {
+            "method": "dense Hessian (reference)",
+            "products": sum(p.numel() for p in params),
+            "seconds": round(dense_seconds, 2),
+            "top eigenvalue": reference,
+            "relative error": 0.0,
+        }
+    ]
+    for tol in (1e-3, 1e-10):
+        started = time.perf_counter()
+        top = lanczos_top_eigenvalue(loss, params, tol=tol)
+        rows.append(
+            {
+                "method": f"Lanczos, trajcheck.curvature (tol {tol:g})",
+                "products": top.products,
+                "seconds": round(time.perf_counter() - started, 3),
+                "top eigenvalue": top.value,
+                "relative error": abs(top.value - reference) / abs(reference),
+            }
+        )
+    for tol in (1e-3, 1e-5):
+        rows.append(_pyhessian_row(model, tokens, targets, reference, device, tol))
+    return pd.DataFrame(rows)
+
+
+def _pyhessian_row(
+    model: torch.nn.Module, tokens: Any, targets: Any, reference: float, device: torch.device,
+    tol: float,
+) -> dict[str, Any]:  # fmt: skip
+    try:
+        # the module, not the class of the same name that the package exports
+        pyhessian_module = importlib.import_module("pyhessian.hessian")
+    except ImportError:
+        return {"method": "PyHessian power iteration", "products": None, "seconds": None,
+                "top eigenvalue": None, "relative error": "pip install pyhessian"}  # fmt: skip
+    counted = {"products": 0}
+    original = pyhessian_module.hessian_vector_product
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        counted["products"] += 1
+        return original(*args, **kwargs)
+
+    pyhessian_module.hessian_vector_product = counting
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # its random start vectors follow the default
+    try:
+        started = time.perf_counter()
+        with math_attention():
+            computer = pyhessian_module.hessian(  # type: ignore[attr-defined]
+                model, torch.nn.CrossEntropyLoss(), data=(tokens, targets),
+                cuda=device.type == "cuda",
+            )  # fmt: skip
+            values, _ = computer.eigenvalues(maxIter=1000, tol=tol, top_n=1)
+        seconds = time.perf_counter() - started
+    finally:
+        torch.set_default_dtype(previous)
+        pyhessian_module.hessian_vector_product = original
+    return {
+        "method": f"PyHessian power iteration (tol {tol:g})",
+        "products": counted["products"],
+        "seconds": round(seconds, 3),
+        "top eigenvalue": values[0],
+        "relative error": abs(values[0] - reference) / abs(reference),
+    }
+
+
+def certificate_against_closed_form() -> pd.DataFrame:
+    rows = []
+    for L, K in ((1.0, 1), (1.0, 10), (10.9, 14), (84.0, 32)):
+        started = time.perf_counter()
+        value = gradient_descent_worst_case(L, 1 / L, K)
+        seconds = time.perf_counter() - started
+        closed = float(convergence.convex_gd_bound(L, 1.0, K))
+        rows.append(
+            {
+                "L": L,
+                "K": K,
+                "PEPit (CLARABEL)": value,
+                "L/(4K+2)": closed,
+                "relative gap": abs(value - closed) / closed,
+                "seconds": round(seconds, 3),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def verify_per_family(device: torch.device) -> pd.DataFrame:
+    catalogue, profile = discover(), get_profile("default")
+    seconds: dict[str, float] = {}
+    for entry in catalogue:
+        started = time.perf_counter()
+        run_claim(entry.props, entry.origin_by_model, profile, device, seed=1)
+        family = entry.claim.family
+        seconds[family] = seconds.get(family, 0.0) + time.perf_counter() - started
+    rows = [{"family": f, "seconds": round(s, 1)} for f, s in seconds.items()]
+    rows.append({"family": "all", "seconds": round(sum(seconds.values()), 1)})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--skip-verify", action="store_true", help="leave out part 4")
+    parser.add_argument("--json", help="also write the tables to this file")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    machine = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    )
+    print(f"device {device} ({machine}); torch {torch.__version__}\n")
+    tables = {
+        "sweep against Hypothesis (instances per second)": sweep_against_hypothesis(device),
+        "top Hessian eigenvalue of a small transformer": lanczos_against_power_iteration(device),
+        "performance-estimation certificate": certificate_against_closed_form(),
+    }
+    if not args.skip_verify:
+        tables["trajcheck verify --profile default, by family"] = verify_per_family(device)
+    for title, table in tables.items():
+        print(f"== {title}\n{table.to_string(index=False)}\n")
+    if args.json:
+        document = {"device": str(device), "machine": machine, "torch": torch.__version__}
+        document |= {title: table.to_dict(orient="records") for title, table in tables.items()}
+        with open(args.json, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, indent=2)
+
+
+if __name__ == "__main__":
+    main()
