@@ -31,15 +31,23 @@ def quadratic_value(hessian: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.einsum("bi,bij,bj->b", z, hessian, z)
 
 
-def minimize_block(
-    hessian: torch.Tensor, z: torch.Tensor, labels: torch.Tensor, block: int
-) -> torch.Tensor:
-    """Exact minimization of 1/2 z'Az over the coordinates of ``block``; instances that
-    have no such block are left as they are."""
+def block_factor(hessian: torch.Tensor, labels: torch.Tensor, block: int) -> torch.Tensor:
+    """The Cholesky factor of A_SS for ``block`` (the identity elsewhere), (B, d, d)."""
     mask = labels.eq(block).to(hessian.dtype)  # (B, d)
     outer = mask.unsqueeze(-1) * mask.unsqueeze(-2)
-    restricted = hessian * outer + torch.diag_embed(1 - mask)
-    factor = torch.linalg.cholesky(restricted)
+    return torch.linalg.cholesky(hessian * outer + torch.diag_embed(1 - mask))
+
+
+def minimize_block(
+    hessian: torch.Tensor, z: torch.Tensor, labels: torch.Tensor, block: int,
+    factor: torch.Tensor | None = None,
+) -> torch.Tensor:  # fmt: skip
+    """Exact minimization of 1/2 z'Az over the coordinates of ``block``; instances that
+    have no such block are left as they are. ``factor`` is the block's Cholesky factor,
+    when computed once for many sweeps."""
+    mask = labels.eq(block).to(hessian.dtype)
+    if factor is None:
+        factor = block_factor(hessian, labels, block)
     residual = mask * torch.einsum("bij,bj->bi", hessian, z)
     step = torch.cholesky_solve(residual.unsqueeze(-1), factor).squeeze(-1)
     return z - mask * step
@@ -55,12 +63,13 @@ def block_sweeps(
     last value, so that consecutive values of every instance can be compared.
     """
     blocks = int(labels.max().item()) + 1
+    factors = [block_factor(hessian, labels, block) for block in range(blocks)]  # once
     z = z0
     values, norms_sq = [quadratic_value(hessian, z)], [(z * z).sum(-1)]
     for sweep in range(int(sweeps.max().item())):
         active = (sweep < sweeps).unsqueeze(-1)
         for block in range(blocks):
-            z = torch.where(active, minimize_block(hessian, z, labels, block), z)
+            z = torch.where(active, minimize_block(hessian, z, labels, block, factors[block]), z)
             values.append(quadratic_value(hessian, z))
             norms_sq.append((z * z).sum(-1))
     return torch.stack(values, dim=-1), torch.stack(norms_sq, dim=-1)

@@ -107,7 +107,11 @@ BLOCK_DESCENT = Claim(
         "non-normal M is accurate to about eps ||M|| times its eigenvector condition, far "
         "below the gap 1 - rho (>= 1e-6 for cond(A) <= 1e3, d <= 16)."
     ),
-    search_note="K sweeps (1..max); partitions: number and sizes of blocks drawn.",
+    search_note=(
+        "K sweeps, 1..8 (every update is a block minimization from the current point, and "
+        "random starts reach the points later sweeps would); partitions: number and sizes "
+        "of blocks drawn."
+    ),
 )
 
 CHEAPER = Claim(
