@@ -63,6 +63,15 @@ def _plot_series(ax: Any, series: dict[str, Any], log_y: bool) -> None:
         )  # fmt: skip
 
 
+def _spans_a_decade(panels: list[dict[str, Any]]) -> bool:
+    """Whether the positive values span a factor of ten or more: a log axis over less
+    repeats one label down the axis (a loss that stays flat at a tight bound)."""
+    values = [
+        v for panel in panels for series in panel["series"] for v in _finite(series["y"]) if v > 0
+    ]
+    return bool(values) and max(values) >= 10 * min(values)
+
+
 def lines_svg(figure: dict[str, Any]) -> str:
     """One panel per entry of ``figure["panels"]``, one line per series."""
     plt = _pyplot()
@@ -76,14 +85,15 @@ def lines_svg(figure: dict[str, Any]) -> str:
         sharey=bool(figure.get("share_y")),
         squeeze=False,
     )
+    log_y = bool(figure.get("log_y")) and _spans_a_decade(panels)
     for ax, panel in zip(axes.flat, panels, strict=False):
         for series in panel["series"]:
-            _plot_series(ax, series, bool(figure.get("log_y")))
+            _plot_series(ax, series, log_y)
         if figure.get("reference_y") is not None:
             ax.axhline(figure["reference_y"], color="0.4", linestyle="--", linewidth=1)
         if figure.get("log_x"):
             ax.set_xscale("log", base=2)
-        if figure.get("log_y"):
+        if log_y:
             ax.set_yscale("log")
         else:  # plain numbers on the axis, not "1e-9 + 6.6e-2" offsets
             ax.ticklabel_format(axis="y", useOffset=False)
