@@ -34,6 +34,7 @@ def test_catalogue_holds_the_issue_claims() -> None:
         "icl.trajectory_descent",
         "icl.trajectory_descent_any_step",
         "icl.trained_lsa",
+        "paper.prop21_existence",
     } <= ids
 
 

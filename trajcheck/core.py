@@ -341,3 +341,19 @@ class Result:
             "origin": next(iter(self.origins.values()), ""),
             "origins": self.origins,
         }
+
+
+def to_batch(
+    params: Params, device: torch.device, dtype: torch.dtype | None = None
+) -> dict[str, Any]:
+    """JSON parameters -> tensors with a batch dimension of one (ints stay integers),
+    float64 unless ``dtype`` says otherwise. torch loads here, not with the core."""
+    import torch
+
+    real = torch.float64 if dtype is None else dtype
+    batch = {}
+    for key, value in params.items():
+        is_int = isinstance(value, int) and not isinstance(value, bool)
+        tensor = torch.tensor(value, dtype=torch.int64 if is_int else real, device=device)
+        batch[key] = tensor.unsqueeze(0)
+    return batch

@@ -30,6 +30,7 @@ from trajcheck.core import (
     Params,
     Property,
     Result,
+    to_batch,
 )
 from trajcheck.profiles import Profile
 
@@ -59,16 +60,6 @@ class Evaluation:
         """Below -rtol relative to |rhs| but not to the scale: rounding noise on a side
         near zero, which says nothing about how tight the bound is."""
         return self.margin < -rtol and not self.violates(rtol)
-
-
-def to_batch(params: Params, device: torch.device, dtype: torch.dtype = DTYPE) -> dict[str, Any]:
-    """JSON parameters -> tensors with a batch dimension of one (ints stay integers)."""
-    batch = {}
-    for key, value in params.items():
-        is_int = isinstance(value, int) and not isinstance(value, bool)
-        tensor = torch.tensor(value, dtype=torch.int64 if is_int else dtype, device=device)
-        batch[key] = tensor.unsqueeze(0)
-    return batch
 
 
 def margins(lhs: torch.Tensor, rhs: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:

@@ -1,0 +1,77 @@
+"""The one-layer transformer of the paper's eq. (5), in the reading this toolkit takes:
+softmax attention over a prompt, then a two-layer feed-forward net, no normalization.
+
+For a prompt of embeddings E (n x d, one token a row) the activation is taken at the last
+position, whose row e_n is the query:
+
+    a(E) = softmax(e_n W_q (E W_k)' / sqrt(d)) E W_v          (1 x d)
+    M(E) = relu(a(E) W_1 + b_1) W_2 + b_2                     (1 x d)
+
+(arXiv 2505.19815, eqs. 5-7: the prompt l = (I, q), and [l; t_0] with the first
+trajectory token appended.) The paper's exact placement of residual connections is not
+reproduced here; the statement checked does not depend on it, since the feed-forward
+weights are held fixed and only the attention output has to match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Attention:
+    """W_q, W_k, W_v (each (B, d, d))."""
+
+    query: torch.Tensor
+    key: torch.Tensor
+    value: torch.Tensor
+
+    def __call__(self, prompt: torch.Tensor) -> torch.Tensor:
+        """The attention output at the last position of prompts (B, n, d) -> (B, d)."""
+        d = prompt.shape[-1]
+        q = prompt[:, -1:, :] @ self.query  # (B, 1, d)
+        scores = q @ (prompt @ self.key).transpose(-1, -2) / d**0.5  # (B, 1, n)
+        return (torch.softmax(scores, dim=-1) @ prompt @ self.value).squeeze(-2)
+
+
+@dataclass(frozen=True)
+class FeedForward:
+    """relu(a W_1 + b_1) W_2 + b_2 with W_1 (B, d, h), b_1 (B, h), W_2 (B, h, d), b_2 (B, d)."""
+
+    W1: torch.Tensor
+    b1: torch.Tensor
+    W2: torch.Tensor
+    b2: torch.Tensor
+
+    def __call__(self, a: torch.Tensor) -> torch.Tensor:
+        hidden = torch.relu(torch.einsum("bd,bdh->bh", a, self.W1) + self.b1)
+        return torch.einsum("bh,bhd->bd", hidden, self.W2) + self.b2
+
+    def lipschitz(self) -> torch.Tensor:
+        """||W_1|| ||W_2|| (spectral norms) bounds how far the output moves with a, (B,)."""
+        return torch.linalg.matrix_norm(self.W1, ord=2) * torch.linalg.matrix_norm(self.W2, ord=2)
+
+
+def activation(attention: Attention, ffn: FeedForward, prompt: torch.Tensor) -> torch.Tensor:
+    """M(E): the transformer's activation at the prompt's last position, (B, d)."""
+    return ffn(attention(prompt))
+
+
+def pseudo_inverse_witness(
+    attention: Attention, prompt: torch.Tensor, token: torch.Tensor
+) -> Attention:
+    """Attention weights theta' with a(E_l; theta') = a([E_l; t_0]; theta), for E_l of full
+    row rank (n <= d): W'_q = W_q, W'_k = 0 (uniform weights 1/n over l), and
+    W'_v = E_l^+ 1 o with o = a([E_l; t_0]; theta), so that E_l W'_v = 1 o and the uniform
+    average of its rows is o. It depends only on theta, l and t_0 (no loss, no gradient).
+    """
+    extended = torch.cat([prompt, token.unsqueeze(-2)], dim=-2)
+    target = attention(extended)  # (B, d)
+    ones = torch.ones(prompt.shape[:-1], dtype=prompt.dtype, device=prompt.device)  # (B, n)
+    return Attention(
+        attention.query,
+        torch.zeros_like(attention.key),
+        torch.linalg.pinv(prompt) @ ones.unsqueeze(-1) @ target.unsqueeze(-2),
+    )

@@ -1,0 +1,112 @@
+"""Properties of family ``paper``: Proposition 2.1 on the one-layer transformer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import assume
+from hypothesis import strategies as st
+
+from models.one_layer import Attention, FeedForward, activation, pseudo_inverse_witness
+from theory import paper
+from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property, to_batch
+
+#: Largest condition number of E_l drawn: beyond it "full row rank" is a matter of rounding.
+MAX_CONDITION = 1e4
+
+
+def _matrix(rows: int, columns: int, seed: int, scale: float = 1.0) -> list[list[float]]:
+    """A Gaussian matrix from a seed (drawn whole: entry by entry, Hypothesis would shrink
+    it to a singular one)."""
+    return (scale * np.random.default_rng(seed).standard_normal((rows, columns))).tolist()
+
+
+@st.composite
+def _transformer_and_prompt(draw: st.DrawFn, limits: Limits) -> Params:
+    """A one-layer transformer (d, h), a prompt of n <= d tokens and a token t_0."""
+    d = draw(st.integers(1, min(8, limits.max_dimension)))
+    n = draw(st.integers(1, d))
+    h = draw(st.integers(1, 8))
+    seeds = draw(st.lists(st.integers(0, 2**32 - 1), min_size=9, max_size=9))
+    scale = 1 / np.sqrt(d)
+    params = {
+        "prompt": _matrix(n, d, seeds[0]),
+        "token": _matrix(1, d, seeds[1])[0],
+        "W_q": _matrix(d, d, seeds[2], scale),
+        "W_k": _matrix(d, d, seeds[3], scale),
+        "W_v": _matrix(d, d, seeds[4], scale),
+        "W_1": _matrix(d, h, seeds[5], scale),
+        "b_1": _matrix(1, h, seeds[6])[0],
+        "W_2": _matrix(h, d, seeds[7], 1 / np.sqrt(h)),
+        "b_2": _matrix(1, d, seeds[8])[0],
+    }
+    assume(np.linalg.cond(np.array(params["prompt"])) <= MAX_CONDITION)
+    return params
+
+
+def _model(batch: Batch) -> tuple[Attention, FeedForward]:
+    return (
+        Attention(batch["W_q"], batch["W_k"], batch["W_v"]),
+        FeedForward(batch["W_1"], batch["b_1"], batch["W_2"], batch["b_2"]),
+    )
+
+
+def measure_existence(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """M(E_l; theta') against M([E_l; t_0]; theta), coordinate by coordinate."""
+    attention, ffn = _model(batch)
+    prompt, token = batch["prompt"], batch["token"]
+    with_token = torch.cat([prompt, token.unsqueeze(-2)], dim=-2)
+    target = activation(attention, ffn, with_token)
+    witness = pseudo_inverse_witness(attention, prompt, token)
+    condition = torch.linalg.cond(prompt)
+    output = attention(with_token).norm(dim=-1)
+    scale = condition * output * ffn.lipschitz() + batch["b_2"].norm(dim=-1)
+    return Measurement(
+        lhs=activation(witness, ffn, prompt),
+        rhs=target,
+        scale=scale,
+        notes={"cond(E_l)": condition, "|l|": torch.full_like(condition, prompt.shape[-2])},
+    )
+
+
+def witness_study(outcome: Outcome) -> dict[str, Any]:
+    """The witness at the tightest instance: what it is, and what it shows."""
+    params = outcome.worst_params
+    if params is None:
+        return {"title": "The witness", "summary": "no instance to show"}
+    batch = to_batch(params, torch.device("cpu"))
+    attention, _ = _model(batch)
+    witness = pseudo_inverse_witness(attention, batch["prompt"], batch["token"])
+    value = witness.value[0]
+    singular = torch.linalg.svdvals(value)
+    rank = int((singular > singular[0] * 1e-12).sum()) if float(singular[0]) > 0 else 0
+    rows = [
+        ["W'_q", "W_q (unchanged)", float(torch.linalg.matrix_norm(witness.query[0]))],
+        ["W'_k", "0: every token of l gets weight 1/|l|", 0.0],
+        ["W'_v", f"E_l^+ 1 o, rank {rank}", float(torch.linalg.matrix_norm(value))],
+    ]
+    return {
+        "title": "The witness",
+        "summary": (
+            f"At the tightest instance (d = {len(params['token'])}, |l| = "
+            f"{len(params['prompt'])}): W'_k = 0 makes the attention uniform over the prompt, "
+            "and W'_v = E_l^+ 1 o, of rank one, is built from o, the very attention output "
+            "on [l; t_0] it has to reproduce. The witness exists for every theta, l and t_0 "
+            "with E_l of full row rank, so the existence claim holds; it is no gradient step "
+            "of any loss, and says nothing about whether t_0 acts like one."
+        ),
+        "table": {"columns": ["weight", "witness", "Frobenius norm"], "rows": rows},
+    }
+
+
+PROP21_EXISTENCE = Property(
+    paper.PROP21_EXISTENCE,
+    _transformer_and_prompt,
+    measure_existence,
+    lambda params: len(params["token"]),
+    model="one-layer-transformer",
+    study=witness_study,
+)
