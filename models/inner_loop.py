@@ -35,6 +35,15 @@ def perturbed_trajectories(
     return x, perturbed, largest
 
 
+def norm_without_underflow(vectors: torch.Tensor) -> torch.Tensor:
+    """||v|| of each row, computed as m ||v/m|| with m = max |v_i|: the plain sum of squares
+    underflows to 0 for entries below about 1e-154 (a gradient of 1e-279 at a point of
+    exact cancellation), and a rounding scale of 0 tolerates nothing."""
+    largest = vectors.abs().amax(dim=-1, keepdim=True)
+    safe = torch.where(largest > 0, largest, torch.ones_like(largest))
+    return largest.squeeze(-1) * (vectors / safe).norm(dim=-1)
+
+
 def unroll(step: Step, x0: torch.Tensor, a: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
     """x_K after K inner steps from x_0; K may differ per instance."""
     x = x0
@@ -106,7 +115,7 @@ def chain_rule_gradient(
         largest = torch.where(active, torch.maximum(largest, frobenius), largest)
         x = torch.where(active.unsqueeze(-1), autograd_step(loss, x, a), x)
     gradient = torch.func.grad(lambda y: loss(y).sum())(x)
-    scale = amplification * (1 + a * largest) * gradient.norm(dim=-1)
+    scale = amplification * (1 + a * largest) * norm_without_underflow(gradient)
     ordered = factors if first_on_the_left else factors[::-1]
     for factor in reversed(ordered):  # the leftmost factor is applied last
         gradient = torch.einsum("bij,bj->bi", factor, gradient)

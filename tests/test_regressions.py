@@ -79,3 +79,15 @@ def test_a_trained_layer_that_stalls_at_a_rank_one_saddle() -> None:
     m = prop.measure(to_batch(params, CPU), prop.claim.constants)
     assert m.notes["cosine"].item() < 0.9 and m.notes["gap"].item() > 0.5
     assert _violates("icl.trained_lsa", params)
+
+
+def test_gradient_identity_scale_survives_a_gradient_of_1e_minus_279() -> None:
+    """Found by the thorough search: a*L = 1 along a cosine's only direction makes
+    (I - a H) cancel exactly, and the gradient at x_K is about 1e-279; the sum of its
+    squared entries underflowed to 0, so the rounding scale was 0 and two residues of
+    1e-296 of opposite sign read as a violation. The scale's norm now avoids underflow."""
+    params = json.loads((DATA / "gradient_identity_underflow.json").read_text())
+    prop = next(p for p in CATALOGUE.entries["meta.gradient_identity"].props if p.model == "cosine")
+    m = prop.measure(to_batch(params, CPU), prop.claim.constants)
+    assert m.scale is not None and m.scale.item() > 0
+    assert not evaluate(prop, params, prop.claim.constants, CPU).violates(prop.claim.rtol)
