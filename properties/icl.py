@@ -115,9 +115,10 @@ def measure_layer_descent(batch: Batch, constants: Mapping[str, float]) -> Measu
     """L(W_{k+1}) <= L(W_k) for every layer, read from the context tokens."""
     tasks, W0 = _tasks(batch), batch["W0"]
     _, losses, _ = run_layers(batch)
-    # the residual W_0 x_i - y_i^(k) subtracts terms no larger than |W_0 x_i| + |y_i| +
-    # |(W_0 - W_k) x_i|, and L(W_k) bounds the last, so (|W_0 x_i| + |y_i|)^2 + L(W_k)
-    # covers the size of what the loss rounds
+    # y_i^(k) = y_i + (W_0 - W_k) x_i, so |W_0 x_i| + |y_i^(k)| <= 2(|W_0 x_i| + |y_i|) +
+    # |W_k x_i - y_i|: the terms the residual subtracts are, squared and averaged, of the
+    # size of (|W_0 x_i| + |y_i|)^2 and of L(W_k), to a factor 4 that the rtol's margin
+    # over (N + d) eps absorbs
     fitted = torch.einsum("bmd,bnd->bnm", W0, tasks.inputs).norm(dim=-1)
     base = 0.5 * ((fitted + tasks.targets.norm(dim=-1)) ** 2).sum(-1) / tasks.count
     before, after = torch.stack(losses[:-1], dim=-1), torch.stack(losses[1:], dim=-1)
