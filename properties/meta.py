@@ -187,20 +187,29 @@ def _distribution(params: Mapping[str, Any]) -> TaskDistribution:
     )
 
 
+def held_out_tasks(params: Mapping[str, Any], device: torch.device) -> QuadraticTasks:
+    """The HELD_OUT tasks of an instance, from their own stream of its seed."""
+    distribution, seed = _distribution(params), int(params["seed"])
+    a, K = float(params["s"]) / distribution.L, int(params["K"])
+    rng = np.random.default_rng([seed, HELD_OUT_STREAM])
+    return QuadraticTasks.build(distribution.sample(HELD_OUT, rng), a, K, device)
+
+
 def held_out_comparison(
-    params: Mapping[str, Any], device: torch.device, tasks: int | None = None, draw: int = 0
-) -> dict[str, Any]:
+    params: Mapping[str, Any], device: torch.device, tasks: int | None = None, draw: int = 0,
+    test: QuadraticTasks | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Train on ``tasks`` tasks (the instance's count by default), then compare x_M and
-    x_J on HELD_OUT tasks: mean losses after K steps and the paired differences."""
+    x_J on the held-out tasks (``test``, drawn here when not given): mean losses after K
+    steps and the paired differences."""
     distribution, seed = _distribution(params), int(params["seed"])
     a, K = float(params["s"]) / distribution.L, int(params["K"])
     count = int(params["tasks"]) if tasks is None else tasks
     train = QuadraticTasks.build(
         distribution.sample(count, np.random.default_rng([seed, TRAIN_STREAM, draw])), a, K, device
     )
-    test = QuadraticTasks.build(
-        distribution.sample(HELD_OUT, np.random.default_rng([seed, HELD_OUT_STREAM])), a, K, device
-    )
+    if test is None:
+        test = held_out_tasks(params, device)
     x_M, x_J = train.maml_initialization(), train.joint_initialization()
     loss_M, loss_J = test.adapted_losses(x_M), test.adapted_losses(x_J)
     difference = loss_M - loss_J
@@ -247,8 +256,11 @@ def _over_training_tasks(params: Mapping[str, Any], title: str) -> tuple[list[li
     device = torch.device("cpu")
     rows: list[list[Any]] = []
     points: dict[str, list[tuple[float, float]]] = {"x_M (MAML)": [], "x_J (joint)": []}
+    test = held_out_tasks(params, device)  # one held-out set for every training draw
     for count in TRAINING_TASKS:
-        draws = [held_out_comparison(params, device, count, draw) for draw in range(STUDY_DRAWS)]
+        draws = [
+            held_out_comparison(params, device, count, draw, test) for draw in range(STUDY_DRAWS)
+        ]
         M = np.array([float(r["mean_M"]) for r in draws])
         J = np.array([float(r["mean_J"]) for r in draws])
         half_M, half_J, half_D = (z * v.std(ddof=1) / STUDY_DRAWS**0.5 for v in (M, J, M - J))

@@ -65,7 +65,10 @@ class HessianVectorProduct:
 def dense_hessian(loss: Loss, params: Sequence[torch.Tensor]) -> torch.Tensor:
     """The full Hessian (P x P), one Hessian-vector product per column: for small models,
     as the reference the Lanczos eigenvalue is checked against."""
-    product = HessianVectorProduct(loss, params)
+    return _columns(HessianVectorProduct(loss, params))
+
+
+def _columns(product: HessianVectorProduct) -> torch.Tensor:
     eye = torch.eye(product.dimension, dtype=product.params[0].dtype)
     columns = [product(eye[i]) for i in range(product.dimension)]
     hessian = torch.stack(columns, dim=1)
@@ -103,8 +106,7 @@ def lanczos_top_eigenvalue(
     operator = LinearOperator((n, n), matvec=matvec, dtype=np.float64)
     start = np.random.default_rng(seed).standard_normal(n)
     if n <= 2:  # ARPACK needs k < n - 1: a tiny model's Hessian is taken whole
-        hessian = dense_hessian(loss, params)
-        values, vectors = torch.linalg.eigh(hessian)
+        values, vectors = torch.linalg.eigh(_columns(product))
         return TopEigenvalue(float(values[-1]), n, vectors[:, -1])
     ncv = min(basis, n - 1)
     values, vectors = eigsh(operator, k=1, which="LA", tol=tol, ncv=ncv, v0=start)

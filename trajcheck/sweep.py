@@ -82,13 +82,13 @@ def sweep(
                 worst_notes = {k: float(v.reshape(size, -1)[best, 0]) for k, v in m.notes.items()}
         if bool(violates.any()):
             first = int(torch.where(violates, worst_tolerated, math.inf).argmin())
-            j = int(part[first])
+            j, params = int(part[first]), instance(batch, first)
             violation = Counterexample(
-                params=instance(batch, first),
+                params=params,
                 lhs=float(lhs[first, j]),
                 rhs=float(rhs[first, j]),
                 margin=float(plain[first, j]),
-                dimension=prop.dimension(instance(batch, first)),
+                dimension=prop.dimension(params),
                 part=m.parts[j] if m.parts else None,
                 notes={k: float(v.reshape(size, -1)[first, 0]) for k, v in m.notes.items()},
                 model=prop.model,
