@@ -75,3 +75,31 @@ def pseudo_inverse_witness(
         torch.zeros_like(attention.key),
         torch.linalg.pinv(prompt) @ ones.unsqueeze(-1) @ target.unsqueeze(-2),
     )
+
+
+def appendix_b_construction(
+    attention: Attention, prompt: torch.Tensor, token: torch.Tensor, *, as_printed: bool = False
+) -> Attention:
+    """Updated attention weights by the construction of the paper's Appendix B, in the
+    reading this toolkit takes (arXiv 2505.19815, eqs. 13-19):
+
+    - eq. 13, W'_q = P W_q. The query on l under theta' is e_last P W_q and must equal the
+      query of t_0 under theta, e_t0 W_q, so P has to satisfy e_last P = e_t0; the least-norm
+      such P is e_last^+ e_t0. As printed (e_t0 P = e_last) P maps the other way; with
+      ``as_printed`` that P = e_t0^+ e_last is used instead.
+    - eq. 16, e_t0 ~ C E_l by least squares: C = e_t0 E_l^+ (1 x n).
+    - eq. 17, M = [I, C'] (n x (n+1)), so that M' E_l = [E_l; C E_l] ~ [E_l; e_t0].
+    - eq. 19, W'_k and W'_v through E_l^+. As printed the product does not conform (E_l^+ is
+      d x n, the stacked keys M' E_l W_k have n + 1 rows); the reading taken folds the
+      n + 1 rows back into n with M: W'_k = E_l^+ M M' E_l W_k, W'_v = E_l^+ M M' E_l W_v.
+    """
+    last, t0 = prompt[:, -1:, :], token.unsqueeze(-2)  # (B, 1, d)
+    source, image = (t0, last) if as_printed else (last, t0)
+    P = torch.linalg.pinv(source) @ image  # (B, d, d): source P = image, least norm
+    pinv = torch.linalg.pinv(prompt)  # (B, d, n)
+    C = t0 @ pinv  # (B, 1, n)
+    n = prompt.shape[-2]
+    identity = torch.eye(n, dtype=prompt.dtype, device=prompt.device).expand(len(prompt), n, n)
+    M = torch.cat([identity, C.transpose(-1, -2)], dim=-1)  # (B, n, n + 1)
+    fold = pinv @ M @ M.transpose(-1, -2) @ prompt  # E_l^+ M M' E_l, (B, d, d)
+    return Attention(P @ attention.query, fold @ attention.key, fold @ attention.value)

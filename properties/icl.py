@@ -222,5 +222,5 @@ TRAINED_LSA = Property(
     measure_trained_lsa,
     lambda params: params["d"],
     model="trained-layer",
-    max_examples=lambda examples: max(1, examples // 1000),
+    max_examples=lambda examples, limits: max(1, examples // 1000),
 )

@@ -10,7 +10,13 @@ import torch
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from models.one_layer import Attention, FeedForward, activation, pseudo_inverse_witness
+from models.one_layer import (
+    Attention,
+    FeedForward,
+    activation,
+    appendix_b_construction,
+    pseudo_inverse_witness,
+)
 from theory import paper
 from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property, to_batch
 
@@ -109,4 +115,70 @@ PROP21_EXISTENCE = Property(
     lambda params: len(params["token"]),
     model="one-layer-transformer",
     study=witness_study,
+)
+
+
+# paper.prop21_construction ---------------------------------------------------------------
+
+
+def construction_error(batch: Batch, *, as_printed: bool = False) -> torch.Tensor:
+    """||M(E_l; theta') - M([E_l; t_0]; theta)|| / ||M([E_l; t_0]; theta)|| with theta' by
+    the Appendix B construction, (B,)."""
+    attention, ffn = _model(batch)
+    prompt, token = batch["prompt"], batch["token"]
+    target = activation(attention, ffn, torch.cat([prompt, token.unsqueeze(-2)], dim=-2))
+    built = appendix_b_construction(attention, prompt, token, as_printed=as_printed)
+    return (activation(built, ffn, prompt) - target).norm(dim=-1) / target.norm(dim=-1)
+
+
+def measure_construction(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """relative error <= 1e-6."""
+    error = construction_error(batch)
+    return Measurement(
+        lhs=error,
+        rhs=torch.full_like(error, constants["max_relative_error"]),
+        notes={"relative error": error, "|l|": torch.full_like(error, batch["prompt"].shape[-2])},
+    )
+
+
+def construction_study(outcome: Outcome) -> dict[str, Any]:
+    """The construction's error at the counterexample under both readings of eq. 13, next
+    to the existence witness's."""
+    found = outcome.counterexample
+    params = found.params if found else outcome.worst_params
+    if params is None:
+        return {"title": "The construction", "summary": "no instance to show"}
+    batch = to_batch(params, torch.device("cpu"))
+    attention, ffn = _model(batch)
+    prompt, token = batch["prompt"], batch["token"]
+    target = activation(attention, ffn, torch.cat([prompt, token.unsqueeze(-2)], dim=-2))
+    witness = pseudo_inverse_witness(attention, prompt, token)
+    witness_error = (activation(witness, ffn, prompt) - target).norm() / target.norm()
+    rows = [
+        ["App. B, eq. 13 read as e_last P = e_t0 (the claim)", float(construction_error(batch)[0])],
+        ["App. B, eq. 13 as printed, e_t0 P = e_last",
+         float(construction_error(batch, as_printed=True)[0])],
+        ["existence witness (W'_k = 0, W'_v = E_l^+ 1 o)", float(witness_error)],
+    ]  # fmt: skip
+    return {
+        "title": "The construction's error",
+        "summary": (
+            f"At the {'counterexample' if found else 'tightest instance'} (d = "
+            f"{len(params['token'])}, |l| = {len(params['prompt'])}), the relative error of "
+            "the activation under theta' against the activation on [l; t_0] under theta. The "
+            "construction keeps |l| keys where [l; t_0] has |l| + 1, and no fixed fold of "
+            "the extra token into the prompt reproduces the softmax weights it gets; the "
+            "witness, built from the output itself, reproduces it to rounding."
+        ),
+        "table": {"columns": ["theta'", "relative error"], "rows": rows},
+    }
+
+
+PROP21_CONSTRUCTION = Property(
+    paper.PROP21_CONSTRUCTION,
+    _transformer_and_prompt,
+    measure_construction,
+    lambda params: len(params["token"]),
+    model="one-layer-transformer",
+    study=construction_study,
 )

@@ -35,6 +35,10 @@ def test_catalogue_holds_the_issue_claims() -> None:
         "icl.trajectory_descent_any_step",
         "icl.trained_lsa",
         "paper.prop21_existence",
+        "paper.prop21_construction",
+        "cot.parity_learnability",
+        "cot.answer_nll_descent",
+        "cot.flatter_minima",
     } <= ids
 
 
@@ -43,7 +47,7 @@ def expected_examples(entry, profile) -> int:  # type: ignore[no-untyped-def]
     run) and says how many it gets."""
     share = -(-profile.examples // len(entry.props))
     return sum(
-        min(share, p.max_examples(profile.examples)) if p.max_examples else share
+        min(share, p.max_examples(profile.examples, profile.limits)) if p.max_examples else share
         for p in entry.props
     ) if any(p.max_examples for p in entry.props) else profile.examples  # fmt: skip
 

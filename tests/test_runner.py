@@ -121,3 +121,41 @@ def test_margin_histogram_counts_decades_and_the_attained() -> None:
     assert counts[5] == 1  # 1e9 lands in the last bin
     identity = margin_histogram([-1e-14, 0.0], identity=True)
     assert identity["of"] == "relative difference" and identity["at_or_below_zero"] == 1
+
+
+def _census_property(cid: str, measured: list[float]) -> Property:
+    """x^2 <= 0.25 on x in [-1, 1] (false for |x| > 1/2) as a census, recording the x it
+    measures."""
+
+    def measure(batch, constants):  # type: ignore[no-untyped-def]
+        measured.extend(batch["x"].tolist())
+        return Measurement(lhs=batch["x"] ** 2, rhs=torch.full_like(batch["x"], 0.25))
+
+    claim = toy_claim(cid, kind="conjecture", expected="open")
+    return Property(
+        claim, toy_property().instances, measure, lambda params: 1, census=True,
+        max_examples=lambda examples, limits: 20,
+    )  # fmt: skip
+
+
+def test_a_census_counts_every_instance_and_shrinks_none() -> None:
+    measured: list[float] = []
+    outcome = search_models([_census_property("toy.census", measured)], None, CI, CPU)
+    assert outcome.census is not None
+    instances = outcome.census["instances"]
+    assert outcome.examples == len(instances) == len(measured) <= 20
+    violated = [entry for entry in instances if entry["violated"]]
+    assert [e["violated"] for e in instances] == [x * x > 0.25 for x in measured]
+    assert violated and len(violated) < len(instances)  # 20 draws in [-1, 1] hit both
+    assert outcome.verdict == "fails"
+    found = outcome.counterexample  # the worst violation counted, as drawn, not shrunk
+    assert found is not None and found.params["x"] ** 2 == max(x * x for x in measured)
+    assert "census" in found.found_by
+
+
+def test_the_claims_of_a_family_draw_the_same_census() -> None:
+    first: list[float] = []
+    second: list[float] = []
+    search_models([_census_property("toy.census_a", first)], None, CI, CPU)
+    search_models([_census_property("toy.census_b", second)], None, CI, CPU)
+    assert first == second and len(first) > 1

@@ -43,4 +43,38 @@ PROP21_EXISTENCE = Claim(
     ),
 )
 
-CLAIMS = (PROP21_EXISTENCE,)
+PROP21_CONSTRUCTION = Claim(
+    id="paper.prop21_construction",
+    title="Proposition 2.1 as constructed in Appendix B",
+    statement=(
+        "the construction of App. B (eq. 13: P with e_last P = e_t0 and W'_q = P W_q; eq. 16: "
+        "e_t0 ~ C E_l by least squares; eq. 17: M = [I, C']; eq. 19: W'_k = E_l^+ M M' E_l W_k, "
+        "W'_v = E_l^+ M M' E_l W_v) reproduces the activation of eq. (6): "
+        "||M(E_l; theta') - M([E_l; t_0]; theta)|| <= 1e-6 ||M([E_l; t_0]; theta)||."
+    ),
+    assumptions=(
+        *PROP21_EXISTENCE.assumptions[:2],
+        "eq. 13 read so that the query matches (e_last P = e_t0, least-norm P); as printed "
+        "(e_t0 P = e_last) P maps the other way: the report gives the error of both",
+        "eq. 19 as printed does not conform (E_l^+ is d x n, the stacked keys have n + 1 "
+        "rows); the reading taken inserts M to fold them into n: E_l^+ M M' E_l W",
+    ),
+    source="paper",
+    citation="arXiv 2505.19815, Proposition 2.1, Appendix B, eqs. (13)-(19)",
+    kind="conjecture",
+    expected="fails",
+    rtol=1e-9,
+    constants={"max_relative_error": 1e-6},
+    tolerance_note=(
+        "1e-9 relative on top of the statement's 1e-6: the relative error is computed in "
+        "float64, where the construction's pseudo-inverses are accurate to cond(E_l) eps "
+        "<= 1e4 eps ~ 2e-12."
+    ),
+    search_note=(
+        "the same transformers and prompts as paper.prop21_existence. The construction "
+        "keeps |l| keys where [l; t_0] has |l| + 1: the softmax weights of n + 1 tokens are "
+        "not those of n linear combinations of them, whatever the fold."
+    ),
+)
+
+CLAIMS = (PROP21_EXISTENCE, PROP21_CONSTRUCTION)

@@ -258,7 +258,8 @@ def verify(
         else:
             detail = f", worst margin {summary.margin(o.worst_margin)}"
         click.echo(
-            f"{o.verdict:<6} {mark:<10} {result.claim.id:<28} {o.examples:>7} examples"
+            f"{o.verdict:<6} {mark:<10} {result.claim.id:<28} {o.examples:>7} "
+            + (_census_count(o.census) if o.census else "examples")
             + (f" (+{o.swept} swept)" if o.swept else "")
             + f"{detail}{mutants}"
         )
@@ -266,6 +267,11 @@ def verify(
             click.echo(f"       error: {o.error}")
     click.echo(f"report: {out / 'report.md'} and {out / 'report.html'}")
     sys.exit(0 if all(r.as_expected for r in results) else 1)
+
+
+def _census_count(census: dict[str, Any]) -> str:
+    failed = sum(entry["violated"] for entry in census["instances"])
+    return f"instances (census: fails on {failed})"
 
 
 @cli.command()

@@ -53,6 +53,8 @@ class Limits:
 
     max_dimension: int
     max_steps: int
+    #: the profile's name, for models whose budget is not a size (a training run's steps)
+    profile: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,10 +191,18 @@ class Property:
     certificate: Certify | None = None
     study: Study | None = None
     sketch: Sketch | None = None
-    #: For a model that costs seconds an example (a training run): the examples it gets
-    #: for the profile's number of examples per claim, instead of its share of them.
-    max_examples: Callable[[int], int] | None = None
+    #: For a model that costs seconds an example (a training run): the examples it gets,
+    #: given the profile's number of examples per claim and its limits, instead of its
+    #: share of them.
+    max_examples: Callable[[int, Limits], int] | None = None
     sweep: Sweep | None = None
+    #: A census instead of a hunt: every instance drawn is evaluated and counted, none is
+    #: shrunk, and the verdict says on how many of them the claim fails. For instances
+    #: that are experiments (a training run each), where shrinking would mean hundreds of
+    #: runs and the question is how often, not whether. The claims of one family then
+    #: draw the same instances (one seed per family and run), so that they read one set of
+    #: experiments.
+    census: bool = False
 
 
 @dataclass
@@ -243,6 +253,9 @@ class Outcome:
     margins: dict[str, Any] | None = None  # histogram of the margins searched
     swept: int = 0  # instances the batched sweep tried (besides the examples)
     sketch: dict[str, Any] | None = None  # the figure of the instance the report shows
+    #: a census property's instances: {"seed", "instances": [{"params", "violated",
+    #: "margin", "part", "notes"}]}
+    census: dict[str, Any] | None = None
 
     def models_json(self) -> list[dict[str, Any]]:
         """One line per model searched: where the verdict and the worst margin came from."""
@@ -329,6 +342,7 @@ class Result:
             "frontier": o.frontier,
             "margins": o.margins,
             "sketch": o.sketch,
+            "census": o.census,
             "rtol": c.rtol,
             "tolerance_note": c.tolerance_note,
             "search_note": c.search_note,
@@ -346,13 +360,17 @@ class Result:
 def to_batch(
     params: Params, device: torch.device, dtype: torch.dtype | None = None
 ) -> dict[str, Any]:
-    """JSON parameters -> tensors with a batch dimension of one (ints stay integers),
-    float64 unless ``dtype`` says otherwise. torch loads here, not with the core."""
+    """JSON parameters -> tensors with a batch dimension of one (ints stay integers,
+    strings become a list of one), float64 unless ``dtype`` says otherwise. torch loads
+    here, not with the core."""
     import torch
 
     real = torch.float64 if dtype is None else dtype
-    batch = {}
+    batch: dict[str, Any] = {}
     for key, value in params.items():
+        if isinstance(value, str):  # a name (a budget's): a batch of one is a list of one
+            batch[key] = [value]
+            continue
         is_int = isinstance(value, int) and not isinstance(value, bool)
         tensor = torch.tensor(value, dtype=torch.int64 if is_int else real, device=device)
         batch[key] = tensor.unsqueeze(0)

@@ -30,13 +30,18 @@ PROFILES: dict[str, Profile] = {
     p.name: p
     for p in (
         Profile(
-            "ci", 300, 300, Limits(max_dimension=8, max_steps=16), "fast: tests and CI", 10_000
+            "ci",
+            300,
+            300,
+            Limits(max_dimension=8, max_steps=16, profile="ci"),
+            "fast: tests and CI",
+            10_000,
         ),
         Profile(
             "default",
             3_000,
             1_000,
-            Limits(max_dimension=12, max_steps=32),
+            Limits(max_dimension=12, max_steps=32, profile="default"),
             "the verify run: a few seconds per claim",
             100_000,
         ),
@@ -44,7 +49,7 @@ PROFILES: dict[str, Profile] = {
             "thorough",
             100_000,
             3_000,
-            Limits(max_dimension=16, max_steps=64),
+            Limits(max_dimension=16, max_steps=64, profile="thorough"),
             "10^5 examples per claim: the no-false-alarm check",
             1_000_000,
         ),

@@ -10,6 +10,7 @@ verdict ``error`` without stopping the other claims.
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -204,17 +205,30 @@ def search(
     if budget is None:
         budget = profile.mutant_examples if mutant is not None else profile.examples
 
+    census: dict[str, Any] | None = None
+    if prop.census:
+        seed = family_seed(claim.family) if seed is None else seed
+        census = {"seed": seed, "instances": []}
+    violations: list[_Violation] = []
+
     def probe(params: Params) -> None:
+        if census is not None and _counted(census, params):
+            return  # a census counts each experiment once (Hypothesis may draw one twice)
         evaluation = evaluate(prop, params, constants, device)
         if not evaluation.finite:
             raise _NonFinite(params, evaluation)
         telling = tracker.observe(params, evaluation)
-        if on_example is not None and tracker.examples % 100 == 0:
+        if on_example is not None and (census is not None or tracker.examples % 100 == 0):
             on_example(tracker.examples)
         if telling:
             # Hypothesis maximizes a target; clip so that one huge value cannot dominate.
             target(min(-evaluation.margin, 1e6), label="negative relative margin")
-        if evaluation.violates(claim.rtol):
+        violated = evaluation.violates(claim.rtol)
+        if census is not None:
+            census["instances"].append(_census_entry(params, evaluation, violated))
+            if violated:
+                violations.append(_Violation(params, evaluation))
+        elif violated:
             raise _Violation(params, evaluation)
 
     options: dict[str, Any] = {
@@ -231,6 +245,8 @@ def search(
         ],
         "phases": (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
     }
+    if census is not None:
+        options["phases"] = (Phase.explicit, Phase.generate, Phase.target)
     if seed is not None:
         options["database"] = None  # a seeded run replays exactly, whatever is stored
     test = settings(**options)(given(prop.instances(profile.limits))(probe))
@@ -245,6 +261,8 @@ def search(
     counterexample, error, verdict = None, None, "holds"
     try:
         test()
+        if violations:  # a census: the worst of the violations it counted
+            raise min(violations, key=lambda v: v.evaluation.tolerated)
     except _Violation as violation:
         verdict = "fails"
         e = violation.evaluation
@@ -258,6 +276,11 @@ def search(
             notes=e.notes,
             model=prop.model,
         )
+        if census is not None:
+            counterexample.found_by = (
+                f"hypothesis census: the worst of {len(violations)} violating instances "
+                f"in {len(census['instances'])} (not shrunk: each is an experiment)"
+            )
     except _NonFinite as nonfinite:
         verdict, error = "error", str(nonfinite)
     except Exception as exc:  # a broken measure must not stop the other claims
@@ -272,7 +295,31 @@ def search(
         counterexample=counterexample,
         error=error,
         seconds=time.perf_counter() - started,
+        census=census,
     )
+
+
+#: One seed per family for census searches run without one, drawn once per process: the
+#: claims of a family then draw the same experiments (and share their cached runs).
+_FAMILY_SEEDS: dict[str, int] = {}
+
+
+def family_seed(family: str) -> int:
+    return _FAMILY_SEEDS.setdefault(family, random.SystemRandom().randrange(2**32))
+
+
+def _counted(census: dict[str, Any], params: Params) -> bool:
+    return any(entry["params"] == params for entry in census["instances"])
+
+
+def _census_entry(params: Params, evaluation: Evaluation, violated: bool) -> dict[str, Any]:
+    return {
+        "params": params,
+        "violated": violated,
+        "margin": evaluation.margin,
+        "part": evaluation.part,
+        "notes": evaluation.notes,
+    }
 
 
 def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
@@ -301,6 +348,7 @@ def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
         models=list(outcomes),
         margins=merge_histograms([o.margins for _, o in outcomes]),
         swept=sum(o.swept for _, o in outcomes),
+        census=next((o.census for _, o in outcomes if o.census is not None), None),
     )
 
 
@@ -325,7 +373,7 @@ def search_models(
     for prop in props:
         budget = profile.mutant_examples if mutant else math.ceil(profile.examples / len(props))
         if prop.max_examples is not None:
-            budget = min(budget, prop.max_examples(profile.examples))
+            budget = min(budget, prop.max_examples(profile.examples, profile.limits))
         swept = None
         if prop.sweep is not None and profile.sweep > 0 and mutant is None:
             swept = sweep(prop, None, profile, device, profile.sweep, seed)

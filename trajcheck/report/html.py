@@ -216,7 +216,7 @@ def _section(claim: dict[str, Any]) -> str:
     if claim.get("study"):
         html.append(_study(claim))
     if claim.get("counterexample"):
-        html.append(_counterexample(claim["counterexample"], "Minimal counterexample"))
+        html.append(_counterexample(claim["counterexample"], summary.counterexample_heading(claim)))
     if claim["mutants"]:
         rows = [
             [

@@ -76,7 +76,9 @@ def _section(claim: dict[str, Any]) -> list[str]:
         if claim["study"].get("figure"):
             lines += ["(The figure is in report.html.)", ""]
     if claim.get("counterexample"):
-        lines += _counterexample(claim["counterexample"], "### Minimal counterexample")
+        lines += _counterexample(
+            claim["counterexample"], f"### {summary.counterexample_heading(claim)}"
+        )
     if claim["mutants"]:
         rows = [
             [

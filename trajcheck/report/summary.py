@@ -114,9 +114,22 @@ def verdict_sentence(claim: dict[str, Any]) -> str:
     """What the search concluded, in words."""
     if claim["verdict"] == "error":
         return f"error: {claim.get('error')}"
+    census = claim.get("census")
+    if census:
+        instances = census["instances"]
+        failed = sum(entry["violated"] for entry in instances)
+        return (
+            f"a census of {len(instances)} instances (seed {census['seed']}): the claim fails "
+            f"on {failed} of them"
+        )
     if claim["verdict"] == "fails":
         return f"refuted: a violation was found and shrunk (after {claim['examples']} examples)"
     return f"no violation in {claim['examples']} examples"
+
+
+def counterexample_heading(claim: dict[str, Any]) -> str:
+    """A census does not shrink: its counterexample is the worst instance it counted."""
+    return "Worst violating instance" if claim.get("census") else "Minimal counterexample"
 
 
 MARGIN_RULE = (

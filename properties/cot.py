@@ -1,0 +1,400 @@
+"""Properties of family ``cot``: trajectory supervision on the sparse-parity task.
+
+An instance is an experiment: a task (n, k, seed) and two models trained on it, one on
+direct answers and one on trajectories. The three claims read the same experiments
+(cached for the process), so a census of the family trains each pair once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+from scipy.stats import spearmanr
+
+from models.decoder import (
+    Architecture,
+    TrainedModel,
+    Training,
+    answer_accuracy,
+    answer_nll_probe,
+    chance_interval,
+    held_out_inputs,
+    top_hessian_eigenvalue,
+    train,
+)
+from models.parity import ParityTask
+from theory import cot
+from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What a profile spends on the family: the tasks drawn and each training run."""
+
+    n: tuple[int, int]
+    k: tuple[int, int]
+    instances: int
+    architecture: Architecture
+    training: Training
+    evaluation: int = 1024  # held-out inputs for the accuracy
+    probes: int = 256  # held-out inputs for the probe
+
+
+#: Sized from runs on 2 CPU cores (CLAIMS.md calibration: at n = 20, k = 4 direct
+#: training stays at chance while trajectory training reaches 1.000). ``ci`` keeps the
+#: family under 3 minutes there.
+BUDGETS = {
+    "ci": Budget((16, 20), (3, 3), 2, Architecture(width=32), Training(steps=400)),
+    "default": Budget((16, 24), (3, 4), 3, Architecture(width=64), Training(steps=600)),
+    "thorough": Budget((16, 32), (3, 5), 8, Architecture(width=64), Training(steps=1000)),
+}
+
+
+def budget_for(limits: Limits) -> Budget:
+    """The profile's budget; limits from elsewhere (a test's) get the ``ci`` one."""
+    return BUDGETS.get(limits.profile, BUDGETS["ci"])
+
+
+@st.composite
+def parity_experiments(draw: st.DrawFn, limits: Limits) -> Params:
+    budget = budget_for(limits)
+    return {
+        "n": draw(st.integers(*budget.n)),
+        "k": draw(st.integers(*budget.k)),
+        "seed": draw(st.integers(0, 2**31 - 1)),
+        "budget": limits.profile if limits.profile in BUDGETS else "ci",
+    }
+
+
+@dataclass
+class Experiment:
+    """A task and its two trained models, with what the claims read from them."""
+
+    task: ParityTask
+    budget: Budget
+    seed: int
+    direct: TrainedModel
+    trajectory: TrainedModel
+    readings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.direct.model.parameters()).device
+
+    def accuracies(self) -> tuple[float, float]:
+        """Held-out answer accuracy of the direct and of the trajectory model."""
+        if "accuracy" not in self.readings:
+            inputs = held_out_inputs(self.task, self.budget.evaluation, self.seed, self.device)
+            self.readings["accuracy"] = tuple(
+                answer_accuracy(m.model, self.task, m.supervision, inputs)
+                for m in (self.direct, self.trajectory)
+            )
+        return self.readings["accuracy"]
+
+    def probes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The probe L_j (rows: inputs, columns: j = 0..k) along correct and along
+        corrupted trajectories, on the trajectory model."""
+        if "probe" not in self.readings:
+            task, device = self.task, self.device
+            inputs = held_out_inputs(task, self.budget.probes, self.seed + 1, device)
+            generator = torch.Generator().manual_seed(self.seed + 2)
+            corrupted, _ = task.corrupted_trajectory(inputs.cpu(), generator)
+            model = self.trajectory.model
+            self.readings["probe"] = tuple(
+                answer_nll_probe(model, task, inputs, t.to(device)).cpu().numpy()
+                for t in (task.trajectory(inputs.cpu()).to(device), corrupted)
+            )
+        return self.readings["probe"]
+
+    def sharpness(self) -> dict[str, tuple[float, int]]:
+        """Top Hessian eigenvalue of each model's training loss, and the products taken."""
+        if "sharpness" not in self.readings:
+            self.readings["sharpness"] = {
+                m.supervision: top_hessian_eigenvalue(m) for m in (self.direct, self.trajectory)
+            }
+        return self.readings["sharpness"]
+
+
+#: Experiments trained in this process, by (n, k, seed, budget, device).
+_EXPERIMENTS: dict[tuple[int, int, int, str, str], Experiment] = {}
+
+
+def experiment(n: int, k: int, seed: int, budget_name: str, device: str) -> Experiment:
+    """Train both models of an instance once per process (the claims share them)."""
+    key = (n, k, seed, budget_name, device)
+    if key not in _EXPERIMENTS:
+        budget = BUDGETS[budget_name]
+        task = ParityTask.draw(n, k, torch.Generator().manual_seed(seed))
+        runs = [
+            train(task, supervision, seed, torch.device(device), budget.architecture,
+                  budget.training, budget.evaluation)
+            for supervision in ("direct", "trajectory")
+        ]  # fmt: skip
+        _EXPERIMENTS[key] = Experiment(task, budget, seed, runs[0], runs[1])
+    return _EXPERIMENTS[key]
+
+
+def _experiments(batch: Batch) -> list[Experiment]:
+    device = str(batch["seed"].device)
+    rows = zip(batch["n"], batch["k"], batch["seed"], batch["budget"], strict=True)
+    return [experiment(int(n), int(k), int(seed), budget, device) for n, k, seed, budget in rows]
+
+
+def _from_params(params: Params) -> Experiment:
+    """The experiment of a census entry, on whichever device it was trained (the CPU when
+    it has to be trained again)."""
+    key = (params["n"], params["k"], params["seed"], params["budget"])
+    for (*rest, _), found in _EXPERIMENTS.items():
+        if tuple(rest) == key:
+            return found
+    return experiment(*key, "cpu")
+
+
+def _column(values: list[float]) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float64)
+
+
+# cot.parity_learnability ---------------------------------------------------------------
+
+
+def near_chance(accuracy: float, count: int) -> bool:
+    return abs(accuracy - 0.5) <= chance_interval(count)
+
+
+def measure_learnability(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """direct <= trajectory, and 0.95 <= trajectory where direct is near chance (k >= 3)."""
+    direct, trajectory, floor = [], [], []
+    for e in _experiments(batch):
+        a_direct, a_trajectory = e.accuracies()
+        applies = e.task.k >= 3 and near_chance(a_direct, e.budget.evaluation)
+        direct.append(a_direct)
+        trajectory.append(a_trajectory)
+        floor.append(constants["min_accuracy"] if applies else 0.0)
+    d, t = _column(direct), _column(trajectory)
+    return Measurement(
+        lhs=torch.stack([d, _column(floor)], dim=-1),
+        rhs=torch.stack([t, t], dim=-1),
+        parts=("trajectory >= direct", "trajectory >= 0.95 where direct is near chance"),
+        notes={"direct accuracy": d, "trajectory accuracy": t},
+    )
+
+
+def learnability_study(outcome: Outcome) -> dict[str, Any]:
+    experiments = _census_experiments(outcome)
+    rows, panels = [], []
+    for params, e in experiments:
+        a_direct, a_trajectory = e.accuracies()
+        rows.append([
+            params["n"], params["k"], params["seed"], a_direct, a_trajectory,
+            "yes" if near_chance(a_direct, e.budget.evaluation) else "no",
+        ])  # fmt: skip
+        panels.append({
+            "title": _label(params),
+            "series": [
+                {"label": m.supervision, "x": [s for s, _ in m.curve],
+                 "y": [a for _, a in m.curve], "style": "markers-line"}
+                for m in (e.direct, e.trajectory)
+            ],
+        })  # fmt: skip
+    budget = experiments[0][1].budget if experiments else None
+    return {
+        "title": "Held-out answer accuracy, direct against trajectory supervision",
+        "summary": _census_summary(outcome, budget),
+        "table": {
+            "columns": ["n", "k", "seed", "direct", "trajectory", "direct near chance"],
+            "rows": rows,
+        },
+        "figure": {
+            "kind": "lines",
+            "x_label": "training step",
+            "y_label": "held-out accuracy",
+            "reference_y": 0.5,
+            "share_y": True,
+            "panels": panels,
+        },
+    }
+
+
+# cot.answer_nll_descent ----------------------------------------------------------------
+
+
+def probe_statistics(correct: np.ndarray, corrupted: np.ndarray) -> dict[str, float]:
+    """The fraction of correct trajectories along which L_j never rises (beyond 1e-5
+    relative), Spearman's correlation of j and L_j pooled over them, and the fraction of
+    corrupted trajectories whose probe ends no lower than it starts."""
+    level = 1e-5 * np.maximum(correct[:, :-1], 1.0)
+    monotone = np.all(np.diff(correct, axis=1) <= level, axis=1)
+    steps = np.broadcast_to(np.arange(correct.shape[1]), correct.shape)
+    rho = spearmanr(steps.reshape(-1), correct.reshape(-1)).statistic
+    rho = 0.0 if np.isnan(rho) else rho  # a probe constant in j: no correlation
+    rises = corrupted[:, -1] >= corrupted[:, 0]
+    return {
+        "monotone fraction": float(monotone.mean()),
+        "spearman": float(rho),
+        "corrupted rise fraction": float(rises.mean()),
+    }
+
+
+def measure_answer_nll(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """0.9 <= monotone fraction, Spearman <= -0.5, 0.9 <= corrupted rise fraction."""
+    stats = [probe_statistics(*e.probes()) for e in _experiments(batch)]
+    monotone = _column([s["monotone fraction"] for s in stats])
+    rho = _column([s["spearman"] for s in stats])
+    rise = _column([s["corrupted rise fraction"] for s in stats])
+    ones = torch.ones_like(rho)
+    return Measurement(
+        lhs=torch.stack([constants["min_monotone"] * ones, rho,
+                         constants["min_corrupted_rise"] * ones], dim=-1),
+        rhs=torch.stack([monotone, constants["max_spearman"] * ones, rise], dim=-1),
+        scale=ones,
+        parts=("monotone fraction >= 0.9", "Spearman(j, L_j) <= -0.5",
+               "corrupted: L_k >= L_0 for >= 0.9"),
+        notes={"monotone fraction": monotone, "spearman": rho, "corrupted rise fraction": rise},
+    )  # fmt: skip
+
+
+def _band(values: np.ndarray, label: str) -> dict[str, Any]:
+    """Mean with the interquartile band, step by step."""
+    return {
+        "label": label,
+        "x": list(range(values.shape[1])),
+        "y": values.mean(0).tolist(),
+        "low": np.quantile(values, 0.25, axis=0).tolist(),
+        "high": np.quantile(values, 0.75, axis=0).tolist(),
+        "style": "markers-line",
+    }
+
+
+def answer_nll_study(outcome: Outcome) -> dict[str, Any]:
+    experiments = _census_experiments(outcome)
+    rows, panels = [], []
+    for params, e in experiments:
+        correct, corrupted = e.probes()
+        s = probe_statistics(correct, corrupted)
+        rows.append([params["n"], params["k"], params["seed"], s["monotone fraction"],
+                     s["spearman"], s["corrupted rise fraction"]])  # fmt: skip
+        panels.append({
+            "title": _label(params),
+            "series": [_band(correct, "correct trajectory"),
+                       _band(corrupted, "corrupted trajectory")],
+        })  # fmt: skip
+    budget = experiments[0][1].budget if experiments else None
+    return {
+        "title": "The answer-NLL probe along trajectories (trajectory-trained model)",
+        "summary": _census_summary(outcome, budget) + (
+            " Mean and interquartile band over the probe inputs. The probe puts the "
+            "answer marker after j < k trajectory tokens, where training never put it: "
+            "L_j for j < k reads the model off its training distribution."
+        ),
+        "table": {
+            "columns": ["n", "k", "seed", "monotone fraction", "Spearman(j, L_j)",
+                        "corrupted rise fraction"],
+            "rows": rows,
+        },
+        "figure": {
+            "kind": "lines", "x_label": "trajectory tokens before the marker j",
+            "y_label": "L_j = -log p(answer)", "log_y": True, "panels": panels,
+        },
+    }  # fmt: skip
+
+
+# cot.flatter_minima --------------------------------------------------------------------
+
+
+def measure_sharpness(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """lmax(Hess L_trajectory) <= lmax(Hess L_direct) at the end of training."""
+    readings = [e.sharpness() for e in _experiments(batch)]
+    direct = _column([r["direct"][0] for r in readings])
+    trajectory = _column([r["trajectory"][0] for r in readings])
+    return Measurement(
+        lhs=trajectory,
+        rhs=direct,
+        notes={"lmax direct": direct, "lmax trajectory": trajectory},
+    )
+
+
+def sharpness_study(outcome: Outcome) -> dict[str, Any]:
+    experiments = _census_experiments(outcome)
+    rows, labels, values = [], [], []
+    for params, e in experiments:
+        r = e.sharpness()
+        a_direct, a_trajectory = e.accuracies()
+        rows.append([params["n"], params["k"], params["seed"], r["direct"][0],
+                     r["trajectory"][0], a_direct, a_trajectory,
+                     r["direct"][1] + r["trajectory"][1]])  # fmt: skip
+        for supervision in ("direct", "trajectory"):
+            labels.append(f"{_label(params)} {supervision}")
+            values.append(r[supervision][0])
+    budget = experiments[0][1].budget if experiments else None
+    return {
+        "title": "Top Hessian eigenvalue of the training loss at the end of training",
+        "summary": _census_summary(outcome, budget),
+        "table": {
+            "columns": ["n", "k", "seed", "lmax direct", "lmax trajectory",
+                        "accuracy direct", "accuracy trajectory", "Hessian-vector products"],
+            "rows": rows,
+        },
+        "figure": {
+            "kind": "bars", "x_label": "instance and supervision", "y_label": "top eigenvalue",
+            "labels": labels, "values": values,
+            "highlight": [lab for lab in labels if lab.endswith("trajectory")],
+        },
+    }  # fmt: skip
+
+
+# shared ----------------------------------------------------------------------------------
+
+
+def _label(params: Params) -> str:
+    return f"n={params['n']} k={params['k']} seed={params['seed']}"
+
+
+def _census_experiments(outcome: Outcome) -> list[tuple[Params, Experiment]]:
+    census = outcome.census or {"instances": []}
+    return [(entry["params"], _from_params(entry["params"])) for entry in census["instances"]]
+
+
+def _census_summary(outcome: Outcome, budget: Budget | None) -> str:
+    instances = (outcome.census or {}).get("instances", [])
+    failed = sum(entry["violated"] for entry in instances)
+    text = f"The claim fails on {failed} of {len(instances)} instances drawn."
+    if budget is not None:
+        a, t = budget.architecture, budget.training
+        text += (
+            f" Each: a {a.layers}-layer, width-{a.width}, {a.heads}-head transformer, AdamW "
+            f"{t.learning_rate:g}, batch {t.batch}, {t.steps} steps for each supervision; "
+            f"accuracy on {budget.evaluation} held-out inputs, probe on {budget.probes}."
+        )
+    return text
+
+
+def _dimension(params: Params) -> int:
+    return int(params["n"])
+
+
+def _instances(examples: int, limits: Limits) -> int:
+    """A census spends the profile's budget of experiments, whatever its examples."""
+    return budget_for(limits).instances
+
+
+def _property(claim: Any, measure: Any, study: Any) -> Property:
+    return Property(
+        claim,
+        parity_experiments,
+        measure,
+        _dimension,
+        model="parity-transformer",
+        study=study,
+        max_examples=_instances,
+        census=True,
+    )
+
+
+PARITY_LEARNABILITY = _property(cot.PARITY_LEARNABILITY, measure_learnability, learnability_study)
+ANSWER_NLL_DESCENT = _property(cot.ANSWER_NLL_DESCENT, measure_answer_nll, answer_nll_study)
+FLATTER_MINIMA = _property(cot.FLATTER_MINIMA, measure_sharpness, sharpness_study)
