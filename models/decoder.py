@@ -161,8 +161,9 @@ def train(
 def training_loss(
     trained: TrainedModel, count: int = 256
 ) -> tuple[Callable[[Sequence[torch.Tensor]], torch.Tensor], list[torch.Tensor]]:
-    """The model's training loss on ``count`` training sequences as a function of its
-    parameters (torch.func.functional_call on a float64 copy), and those parameters."""
+    """The model's training loss as a function of its parameters (functional_call on a
+    float64 copy), on ``count`` fresh sequences from the training distribution; and the
+    parameters."""
     task = trained.task
     model = copy.deepcopy(trained.model).to(torch.float64)
     data = torch.Generator().manual_seed(trained.seed + 104_729)

@@ -97,7 +97,8 @@ FLATTER_MINIMA = Claim(
         SETTING,
         BUDGET,
         "each model's own training loss (cross-entropy of its supervised tokens) on 256 "
-        "training sequences, in float64 on a copy of the trained weights",
+        "sequences drawn from the training distribution, in float64 on a copy of the "
+        "trained weights",
         "top eigenvalue by the engine's Lanczos (ARPACK, tolerance 1e-6) on "
         "Hessian-vector products by double backward",
     ),

@@ -7,7 +7,7 @@ alone. Each is inline SVG, so the page stays one self-contained file.
 Figure data: ``{"kind": "lines", "x_label", "y_label", "log_x", "log_y", "reference_y",
 "share_y", "panels": [{"title", "series": [{"label", "x", "y", "style", "low", "high"}]}]}``
 (style ``line``, ``markers`` or ``markers-line``; ``low``/``high`` draw a band), or
-``{"kind": "bars", "x_label", "y_label", "labels", "values", "highlight"}``.
+``{"kind": "bars", "x_label", "y_label", "labels", "values", "highlight", "log_y"}``.
 """
 
 from __future__ import annotations
@@ -72,9 +72,16 @@ def _spans_a_decade(panels: list[dict[str, Any]]) -> bool:
     return bool(values) and max(values) >= 10 * min(values)
 
 
+def _integer_x(panel: dict[str, Any]) -> bool:
+    values = [v for series in panel["series"] for v in _finite(series["x"])]
+    return bool(values) and all(float(v).is_integer() for v in values)
+
+
 def lines_svg(figure: dict[str, Any]) -> str:
     """One panel per entry of ``figure["panels"]``, one line per series."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     panels = figure["panels"]
     columns = min(len(panels), 2)
     rows = math.ceil(len(panels) / columns)
@@ -93,6 +100,8 @@ def lines_svg(figure: dict[str, Any]) -> str:
             ax.axhline(figure["reference_y"], color="0.4", linestyle="--", linewidth=1)
         if figure.get("log_x"):
             ax.set_xscale("log", base=2)
+        elif _integer_x(panel):  # steps or counts: no tick at 0.5
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if log_y:
             ax.set_yscale("log")
         else:  # plain numbers on the axis, not "1e-9 + 6.6e-2" offsets
@@ -117,6 +126,8 @@ def bars_svg(figure: dict[str, Any]) -> str:
     highlight = set(figure.get("highlight", []))
     colors = ["#c2410c" if label in highlight else "#4c78a8" for label in labels]
     ax.bar(range(len(labels)), values, color=colors)
+    if figure.get("log_y") and _spans_a_decade([{"series": [{"y": values}]}]):
+        ax.set_yscale("log")  # bars a hundred times apart: on a linear axis one vanishes
     ax.set_xticks(range(len(labels)), labels, rotation=60, fontsize=7)
     ax.set_xlabel(figure.get("x_label", ""), fontsize=9)
     ax.set_ylabel(figure.get("y_label", ""), fontsize=9)
