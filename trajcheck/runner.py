@@ -5,6 +5,9 @@ strategy, evaluates both sides as a batch of one, steers the search toward the s
 margin with ``hypothesis.target`` and, on a violation, lets Hypothesis shrink it to a
 minimal counterexample. A NaN or infinite side, or a measure that raises, gives the
 verdict ``error`` without stopping the other claims.
+
+A *census* property (each instance an experiment) is searched without shrinking: every
+instance drawn is measured and counted, and the verdict is ``fails`` when any violates.
 """
 
 from __future__ import annotations
