@@ -113,16 +113,21 @@ def cosine_sums(draw: st.DrawFn, limits: Limits, max_terms: int = 4) -> Params:
     """
     d = draw(st.one_of(st.just(1), dimensions(limits)))
     m = draw(st.one_of(st.just(1), st.integers(1, max_terms)))
-    signs = draw(st.lists(st.sampled_from([1.0, -1.0]), min_size=m, max_size=m))
-    sizes = draw(st.lists(st.floats(0.1, 2.0), min_size=m, max_size=m))
-    lengths = draw(st.lists(st.floats(0.1, 3.0), min_size=m, max_size=m))
-    seeds = draw(st.lists(st.integers(0, 2**32 - 1), min_size=m, max_size=m))
+    # Always max_terms terms drawn, the first m kept: with lists of length m, Hypothesis's
+    # target phase, changing m, shifted every later draw and overran its buffer; on
+    # meta.gradient_identity it spent 78 s on 347 examples of its 1,000 (now 17 s, 1,000).
+    term = st.tuples(
+        st.sampled_from([1.0, -1.0]),  # sign of c_j
+        st.floats(0.1, 2.0),  # |c_j|
+        st.floats(0.1, 3.0),  # ||w_j||
+        st.integers(0, 2**32 - 1),  # seed of w_j's direction
+        st.floats(-np.pi, np.pi),  # b_j
+    )
+    terms = draw(st.lists(term, min_size=max_terms, max_size=max_terms))[:m]
     return {
-        "coef": [s * c for s, c in zip(signs, sizes, strict=True)],
-        "freq": [
-            [r * u for u in unit_vector(d, seed)] for r, seed in zip(lengths, seeds, strict=True)
-        ],
-        "phase": draw(st.lists(st.floats(-np.pi, np.pi), min_size=m, max_size=m)),
+        "coef": [sign * size for sign, size, *_ in terms],
+        "freq": [[length * u for u in unit_vector(d, seed)] for _, _, length, seed, _ in terms],
+        "phase": [phase for *_, phase in terms],
     }
 
 
