@@ -190,10 +190,6 @@ def top_hessian_eigenvalue(trained: TrainedModel, count: int = 256) -> tuple[flo
     return top.value, top.products
 
 
-def parameter_count(architecture: Architecture, length: int) -> int:
-    return sum(p.numel() for p in Decoder(length, architecture).parameters())
-
-
 def chance_interval(count: int) -> float:
     """Half-width of a 95 % interval around 1/2 for an accuracy over ``count`` answers."""
     return 1.96 * math.sqrt(0.25 / count)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-ZERO, ONE, MARKER = 0, 1, 2
+MARKER = 2  # tokens 0 and 1 are the bits
 VOCABULARY = 3
 SUPERVISIONS = ("direct", "trajectory")
 

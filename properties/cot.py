@@ -215,10 +215,9 @@ def learnability_study(outcome: Outcome) -> dict[str, Any]:
                 for m in (e.direct, e.trajectory)
             ],
         })  # fmt: skip
-    budget = experiments[0][1].budget if experiments else None
     return {
         "title": "Held-out answer accuracy, direct against trajectory supervision",
-        "summary": _census_summary(outcome, budget),
+        "summary": _census_summary(outcome),
         "table": {
             "columns": ["n", "k", "seed", "direct", "trajectory", "direct near chance"],
             "rows": rows,
@@ -297,10 +296,9 @@ def answer_nll_study(outcome: Outcome) -> dict[str, Any]:
             "series": [_band(correct, "correct trajectory"),
                        _band(corrupted, "corrupted trajectory")],
         })  # fmt: skip
-    budget = experiments[0][1].budget if experiments else None
     return {
         "title": "The answer-NLL probe along trajectories (trajectory-trained model)",
-        "summary": _census_summary(outcome, budget) + (
+        "summary": _census_summary(outcome) + (
             " Mean and interquartile band over the probe inputs. The probe puts the "
             "answer marker after j < k trajectory tokens, where training never put it: "
             "L_j for j < k reads the model off its training distribution."
@@ -345,10 +343,9 @@ def sharpness_study(outcome: Outcome) -> dict[str, Any]:
         for supervision in ("direct", "trajectory"):
             labels.append(f"n{params['n']} k{params['k']} s{params['seed']} {supervision}")
             values.append(r[supervision].top_eigenvalue)
-    budget = experiments[0][1].budget if experiments else None
     return {
         "title": "Top Hessian eigenvalue of the training loss at the end of training",
-        "summary": _census_summary(outcome, budget) + (
+        "summary": _census_summary(outcome) + (
             " Read with the losses beside them: the cross-entropy's curvature in the logits "
             "is p(1 - p), largest at chance (p = 1/2) and vanishing as a model grows "
             "certain, so a model that has learned its tokens sits lower than one at "
@@ -381,11 +378,12 @@ def _census_experiments(outcome: Outcome) -> list[tuple[Params, Experiment]]:
     return [(entry["params"], _from_params(entry["params"])) for entry in census["instances"]]
 
 
-def _census_summary(outcome: Outcome, budget: Budget | None) -> str:
+def _census_summary(outcome: Outcome) -> str:
     instances = (outcome.census or {}).get("instances", [])
     failed = sum(entry["violated"] for entry in instances)
     text = f"The claim fails on {failed} of {len(instances)} instances drawn."
-    if budget is not None:
+    if instances:
+        budget = BUDGETS[instances[0]["params"]["budget"]]
         a, t = budget.architecture, budget.training
         text += (
             f" Each: a {a.layers}-layer, width-{a.width}, {a.heads}-head transformer, AdamW "

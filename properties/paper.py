@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -121,14 +122,19 @@ PROP21_EXISTENCE = Property(
 # paper.prop21_construction ---------------------------------------------------------------
 
 
-def construction_error(batch: Batch, *, as_printed: bool = False) -> torch.Tensor:
-    """||M(E_l; theta') - M([E_l; t_0]; theta)|| / ||M([E_l; t_0]; theta)|| with theta' by
-    the Appendix B construction, (B,)."""
+def relative_error(batch: Batch, updated: Callable[..., Attention]) -> torch.Tensor:
+    """||M(E_l; theta') - M([E_l; t_0]; theta)|| / ||M([E_l; t_0]; theta)||, (B,), with
+    theta' = updated(attention, prompt, token)."""
     attention, ffn = _model(batch)
     prompt, token = batch["prompt"], batch["token"]
     target = activation(attention, ffn, torch.cat([prompt, token.unsqueeze(-2)], dim=-2))
-    built = appendix_b_construction(attention, prompt, token, as_printed=as_printed)
+    built = updated(attention, prompt, token)
     return (activation(built, ffn, prompt) - target).norm(dim=-1) / target.norm(dim=-1)
+
+
+def construction_error(batch: Batch, *, as_printed: bool = False) -> torch.Tensor:
+    """The relative error of the Appendix B construction, (B,)."""
+    return relative_error(batch, functools.partial(appendix_b_construction, as_printed=as_printed))
 
 
 def measure_construction(batch: Batch, constants: Mapping[str, float]) -> Measurement:
@@ -149,11 +155,7 @@ def construction_study(outcome: Outcome) -> dict[str, Any]:
     if params is None:
         return {"title": "The construction", "summary": "no instance to show"}
     batch = to_batch(params, torch.device("cpu"))
-    attention, ffn = _model(batch)
-    prompt, token = batch["prompt"], batch["token"]
-    target = activation(attention, ffn, torch.cat([prompt, token.unsqueeze(-2)], dim=-2))
-    witness = pseudo_inverse_witness(attention, prompt, token)
-    witness_error = (activation(witness, ffn, prompt) - target).norm() / target.norm()
+    witness_error = relative_error(batch, pseudo_inverse_witness)[0]
     rows = [
         ["App. B, eq. 13 read as e_last P = e_t0 (the claim)", float(construction_error(batch)[0])],
         ["App. B, eq. 13 as printed, e_t0 P = e_last",
