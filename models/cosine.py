@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from models.loss import GradientStep
+from models.norms import norm
 from models.quadratic import batch_eye
 
 
@@ -36,7 +37,7 @@ class CosineSum(GradientStep):
 
     @property
     def _norms(self) -> torch.Tensor:
-        return self.freq.norm(dim=-1)
+        return norm(self.freq)
 
     @property
     def smoothness(self) -> torch.Tensor:
@@ -57,6 +58,12 @@ class CosineSum(GradientStep):
     def magnitude(self) -> torch.Tensor:
         """sum_j |c_j| >= |f(x)|: the size of the values the model rounds, (B,)."""
         return self.coef.abs().sum(-1)
+
+    def gradient_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """L ||x|| + G (1 + max_j |b_j|) >= sum_j |c_j| ||w_j|| (|w_j'x| + |b_j| + 1), the size
+        of the terms grad f(x) sums: each phase u_j is rounded at eps (|w_j'x| + |b_j|), and
+        its sine moves by as much, so grad f(x) is rounded at about eps times this, (B,)."""
+        return self.smoothness * norm(x) + self.lipschitz * (1 + self.phase.abs().amax(dim=-1))
 
     def value(self, x: torch.Tensor) -> torch.Tensor:
         return (self.coef * torch.cos(self._phases(x))).sum(-1)

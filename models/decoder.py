@@ -9,7 +9,6 @@ data come from CPU generators, so a seed gives the same model on one device.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -50,7 +49,7 @@ class Decoder(nn.Module):
             a.width, a.heads, a.feedforward, dropout=0.0, batch_first=True, norm_first=True
         )
         self.body = nn.TransformerEncoder(layer, a.layers, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(a.width)
+        self.final_norm = nn.LayerNorm(a.width)
         self.head = nn.Linear(a.width, VOCABULARY)
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
@@ -61,7 +60,7 @@ class Decoder(nn.Module):
         mask = nn.Transformer.generate_square_subsequent_mask(
             T, device=sequences.device, dtype=hidden.dtype
         )
-        return self.head(self.norm(self.body(hidden, mask=mask, is_causal=True)))
+        return self.head(self.final_norm(self.body(hidden, mask=mask, is_causal=True)))
 
 
 def sequence_loss(
@@ -191,5 +190,9 @@ def top_hessian_eigenvalue(trained: TrainedModel, count: int = 256) -> tuple[flo
 
 
 def chance_interval(count: int) -> float:
-    """Half-width of a 95 % interval around 1/2 for an accuracy over ``count`` answers."""
-    return 1.96 * math.sqrt(0.25 / count)
+    """Half-width of the central 95 % range of the accuracy of a coin over ``count``
+    answers (binomial, exact: scipy.stats.binom.interval)."""
+    from scipy.stats import binom
+
+    low, high = binom.interval(0.95, count, 0.5)
+    return float(high - low) / (2 * count)

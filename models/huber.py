@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from models.loss import GradientStep
+from models.norms import norm
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class RadialHuber(GradientStep):
         return torch.zeros_like(self.smoothness)
 
     def _radius(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.center).norm(dim=-1)
+        return norm(x - self.center)
 
     def value(self, x: torch.Tensor) -> torch.Tensor:
         r, delta = self._radius(x), self.width
@@ -40,7 +41,7 @@ class RadialHuber(GradientStep):
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """L (x - x*) inside the ball of radius delta, L delta (x - x*)/r outside."""
         z = x - self.center
-        r = z.norm(dim=-1, keepdim=True)
+        r = norm(z, keepdim=True)
         delta = self.width.unsqueeze(-1)
         outside = delta / torch.where(r > delta, r, torch.ones_like(r))
         return self.smoothness.unsqueeze(-1) * torch.where(r > delta, outside * z, z)

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import torch
 
+from models.norms import frobenius, norm
+
 Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -24,24 +26,15 @@ def perturbed_trajectories(
     rounded at), counting the perturbed iterate at the moment of injection.
     """
     x, perturbed = x0, x0
-    largest = x0.norm(dim=-1)
+    largest = norm(x0)
     for k in range(int(steps.max().item()) + 1):
         perturbed = torch.where(inject_at.eq(k).unsqueeze(-1), x + error, perturbed)
-        largest = torch.maximum(largest, perturbed.norm(dim=-1))
+        largest = torch.maximum(largest, norm(perturbed))
         active = (k < steps).unsqueeze(-1)
         x = torch.where(active, step(x, a), x)
         perturbed = torch.where(active, step(perturbed, a), perturbed)
-        largest = torch.maximum(largest, torch.maximum(x.norm(dim=-1), perturbed.norm(dim=-1)))
+        largest = torch.maximum(largest, torch.maximum(norm(x), norm(perturbed)))
     return x, perturbed, largest
-
-
-def norm_without_underflow(vectors: torch.Tensor) -> torch.Tensor:
-    """||v|| of each row, computed as m ||v/m|| with m = max |v_i|: the plain sum of squares
-    underflows to 0 for entries below about 1e-154 (a gradient of 1e-279 at a point of
-    exact cancellation), and a rounding scale of 0 tolerates nothing."""
-    largest = vectors.abs().amax(dim=-1, keepdim=True)
-    safe = torch.where(largest > 0, largest, torch.ones_like(largest))
-    return largest.squeeze(-1) * (vectors / safe).norm(dim=-1)
 
 
 def unroll(step: Step, x0: torch.Tensor, a: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
@@ -109,13 +102,13 @@ def chain_rule_gradient(
         curvature = hessian(x)
         factor = torch.where(active.view(-1, 1, 1), eye - a.view(-1, 1, 1) * curvature, eye)
         factors.append(factor)
-        norm = torch.linalg.matrix_norm(factor, ord=2)
-        amplification = amplification * torch.where(active, norm.clamp(min=1.0), 1.0)
-        frobenius = torch.linalg.matrix_norm(curvature)
-        largest = torch.where(active, torch.maximum(largest, frobenius), largest)
+        spectral = torch.linalg.matrix_norm(factor, ord=2)
+        amplification = amplification * torch.where(active, spectral.clamp(min=1.0), 1.0)
+        frobenius_norm = frobenius(curvature)
+        largest = torch.where(active, torch.maximum(largest, frobenius_norm), largest)
         x = torch.where(active.unsqueeze(-1), autograd_step(loss, x, a), x)
     gradient = torch.func.grad(lambda y: loss(y).sum())(x)
-    scale = amplification * (1 + a * largest) * norm_without_underflow(gradient)
+    scale = amplification * (1 + a * largest) * norm(gradient)
     ordered = factors if first_on_the_left else factors[::-1]
     for factor in reversed(ordered):  # the leftmost factor is applied last
         gradient = torch.einsum("bij,bj->bi", factor, gradient)

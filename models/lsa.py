@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from models.norms import norm
+
 
 @dataclass(frozen=True)
 class LSAWeights:
@@ -201,5 +203,5 @@ def compare_with_gradient_descent(
     return {
         "eta": eta,
         "cosine": sum(cosines) / len(cosines),
-        "gap": float((p_lsa - p_gd).norm() / p_gd.norm()),
+        "gap": float(norm(p_lsa - p_gd, dim=0) / norm(p_gd, dim=0)),
     }

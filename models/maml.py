@@ -106,6 +106,7 @@ def maml_initialization_cvxpy(tasks: QuadraticTasks) -> np.ndarray:
     objective = sum(0.5 * cp.quad_form(x - c[i], cp.psd_wrap(H[i])) for i in range(len(c)))
     problem = cp.Problem(cp.Minimize(objective))
     settings: dict[str, Any] = {"tol_gap_abs": 1e-12, "tol_gap_rel": 1e-12, "tol_feas": 1e-12}
+    settings["max_threads"] = 1  # CLARABEL threads sum in varying order: not bit-reproducible
     problem.solve(solver=cp.CLARABEL, **settings)
     if x.value is None:
         raise RuntimeError(f"cvxpy could not solve the MAML program: {problem.status}")

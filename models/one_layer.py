@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from models.norms import norm
+
 
 @dataclass(frozen=True)
 class Attention:
@@ -52,6 +54,12 @@ class FeedForward:
     def lipschitz(self) -> torch.Tensor:
         """||W_1|| ||W_2|| (spectral norms) bounds how far the output moves with a, (B,)."""
         return torch.linalg.matrix_norm(self.W1, ord=2) * torch.linalg.matrix_norm(self.W2, ord=2)
+
+    def output_terms(self, a: torch.Tensor) -> torch.Tensor:
+        """||W_2|| (||W_1|| ||a|| + ||b_1||) + ||b_2||: the size of the terms the output sums
+        before any cancellation, the scale its rounding is relative to, (B,)."""
+        hidden = torch.linalg.matrix_norm(self.W1, ord=2) * norm(a) + norm(self.b1)
+        return torch.linalg.matrix_norm(self.W2, ord=2) * hidden + norm(self.b2)
 
 
 def activation(attention: Attention, ffn: FeedForward, prompt: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from models.loss import GradientStep
+from models.norms import norm
 
 
 def batch_eye(like: torch.Tensor) -> torch.Tensor:
@@ -92,6 +93,11 @@ class Quadratic(GradientStep):
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """grad f(x) = A (x - x*), (B, d) -> (B, d)."""
         return torch.einsum("bij,bj->bi", self.hessian, x - self.center)
+
+    def gradient_terms(self, x: torch.Tensor) -> torch.Tensor:
+        """L (||x|| + ||x*||) >= the terms A (x - x*) sums before any cancellation: grad f(x)
+        is rounded at about d eps times this, however small grad f(x) itself is, (B,)."""
+        return self.smoothness * (norm(x) + norm(self.center))
 
     def step_matrix(self, a: torch.Tensor) -> torch.Tensor:
         """I - aA: the Jacobian of U_a, (B, d, d)."""

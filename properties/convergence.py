@@ -9,6 +9,7 @@ import torch
 from hypothesis import strategies as st
 
 from models.inner_loop import unroll
+from models.norms import norm
 from properties import builders
 from properties.sketches import convergence_sketch
 from properties.strategies import (
@@ -20,6 +21,7 @@ from properties.strategies import (
     logistic_regressions,
     quadratics,
     step_counts,
+    steps_of,
     unit_interval,
     vectors,
 )
@@ -54,7 +56,7 @@ def _huber(draw: st.DrawFn, limits: Limits) -> Params:
     K = draw(step_counts(limits, min_steps=1))
     t = draw(st.floats(0.0, 3.0, exclude_min=True))
     L = draw(SMOOTHNESS)
-    R = float(torch.tensor(x0, dtype=torch.float64).norm())
+    R = float(norm(torch.tensor(x0, dtype=torch.float64)))
     return {"L": L, "width": t * R / (2 * K + 1), "x0": x0, "K": K, "a": 1 / L}
 
 
@@ -64,7 +66,7 @@ def measure_convex_huber(batch: Batch, constants: Mapping[str, float]) -> Measur
     gap = f.value(unroll(f.inner_step, x0, batch["a"], K)) - f.fstar
     R_sq = (x0 * x0).sum(-1)
     bound = convergence.convex_gd_bound(f.smoothness, R_sq, K, constants["offset"])
-    notes = {"ratio": gap / bound, "t": batch["width"] * (2 * K + 1) / R_sq.sqrt()}
+    notes = {"ratio": gap / bound, "t": batch["width"] * (2 * K + 1) / norm(x0)}
     return Measurement(lhs=gap, rhs=bound, notes=notes)
 
 
@@ -116,16 +118,16 @@ def certify_convex_gd(outcome: Outcome) -> dict[str, Any]:
 
 CONVEX_GD_HUBER = Property(
     convergence.CONVEX_GD, _huber, measure_convex_huber, dimension=lambda p: len(p["x0"]),
-    model="huber", certificate=certify_convex_gd,
+    model="huber", steps=steps_of, certificate=certify_convex_gd,
     sketch=convergence_sketch(builders.radial_huber, convex=True),
 )  # fmt: skip
 CONVEX_GD_QUADRATIC = Property(
     convergence.CONVEX_GD, _convex_quadratic, measure_convex_quadratic, dimension_of,
-    model="quadratic", sketch=convergence_sketch(builders.quadratic, convex=True),
+    model="quadratic", steps=steps_of, sketch=convergence_sketch(builders.quadratic, convex=True),
 )  # fmt: skip
 CONVEX_GD_LOGISTIC = Property(
     convergence.CONVEX_GD, _convex_logistic, measure_convex_logistic, features_dimension,
-    model="logistic", sketch=convergence_sketch(builders.logistic, convex=True),
+    model="logistic", steps=steps_of, sketch=convergence_sketch(builders.logistic, convex=True),
 )  # fmt: skip
 
 
@@ -146,13 +148,13 @@ def _linear_rate(
     """||x_K - x*|| <= (rate_factor q)^K ||x_0 - x*||, rounded at the size of the vectors
     subtracted and, where x* is computed, at the accuracy it is known to."""
     q = descent.contraction_factor(mu, L, a)
-    distance = (x_K - minimizer).norm(dim=-1)
-    scale = minimizer.norm(dim=-1) + torch.maximum(x0.norm(dim=-1), x_K.norm(dim=-1))
+    distance = norm(x_K - minimizer)
+    scale = norm(minimizer) + torch.maximum(norm(x0), norm(x_K))
     if minimizer_scale is not None:
         scale = scale + minimizer_scale
     return Measurement(
         lhs=distance,
-        rhs=convergence.linear_rate_bound((x0 - minimizer).norm(dim=-1), q, K, rate_factor),
+        rhs=convergence.linear_rate_bound(norm(x0 - minimizer), q, K, rate_factor),
         scale=scale,
         notes={"q": q, "a(mu+L)/2": a * (mu + L) / 2},
     )
@@ -207,10 +209,11 @@ def measure_rate_logistic(batch: Batch, constants: Mapping[str, float]) -> Measu
 
 STRONGLY_CONVEX_GD_QUADRATIC = Property(
     convergence.STRONGLY_CONVEX_GD, _strongly_convex_quadratic, measure_rate_quadratic,
-    dimension_of, model="quadratic", sketch=convergence_sketch(builders.quadratic, convex=False),
+    dimension_of, model="quadratic", steps=steps_of,
+    sketch=convergence_sketch(builders.quadratic, convex=False),
 )  # fmt: skip
 STRONGLY_CONVEX_GD_LOGISTIC = Property(
     convergence.STRONGLY_CONVEX_GD, _ridge_logistic, measure_rate_logistic,
-    features_dimension, model="ridge-logistic",
+    features_dimension, model="ridge-logistic", steps=steps_of,
     sketch=convergence_sketch(builders.logistic, convex=False),
 )  # fmt: skip

@@ -23,6 +23,7 @@ from properties.strategies import (
     dimension_of,
     index_sets,
     positive_definite,
+    steps_of,
     vectors,
 )
 from theory import decomposition
@@ -130,7 +131,7 @@ def measure_block_descent(batch: Batch, constants: Mapping[str, float]) -> Measu
 
 BLOCK_DESCENT = Property(
     decomposition.BLOCK_DESCENT, _block_descent, measure_block_descent, dimension_of,
-    model="quadratic", sketch=block_descent_sketch,
+    model="quadratic", steps=steps_of, sketch=block_descent_sketch,
 )  # fmt: skip
 
 

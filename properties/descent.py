@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from models.inner_loop import perturbed_trajectories
 from models.loss import SmoothLoss, StronglyConvexLoss
+from models.norms import norm
 from properties import builders
 from properties.sketches import error_sketch, step_sketch
 from properties.strategies import (
@@ -24,7 +25,9 @@ from properties.strategies import (
     logistic_regressions,
     quadratics,
     step_counts,
+    step_fractions,
     step_frontier,
+    steps_of,
     unit_interval,
     up_to_the_boundary,
     vectors,
@@ -36,7 +39,7 @@ from trajcheck.core import Batch, Limits, Measurement, Params, Property
 def _far_center_rounding(L: torch.Tensor, x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
     """L ||x - x*|| (||x|| + ||x*||): the cancellation in U_a(x) - x* when x and x* are
     large and close, for models written around a center x*."""
-    return L * (x - center).norm(dim=-1) * (x.norm(dim=-1) + center.norm(dim=-1))
+    return L * norm(x - center) * (norm(x) + norm(center))
 
 
 # descent.lemma -----------------------------------------------------------------------
@@ -59,7 +62,7 @@ def _lemma(
 
 def _lemma_step(draw: st.DrawFn, L: float) -> float:
     """a = s * 2/L with s in (0, 1): the lemma's whole range of steps."""
-    return 2 * draw(st.floats(0.0, 1.0, exclude_min=True, exclude_max=True)) / L
+    return 2 * draw(step_fractions(1.0, exclude_max=True)) / L
 
 
 @st.composite
@@ -156,8 +159,8 @@ def _contraction(f: StronglyConvexLoss, batch: Batch) -> Measurement:
     mu, L = f.strong_convexity, f.smoothness
     factor = descent.contraction_factor(mu, L, a)
     return Measurement(
-        lhs=(perturbed - x).norm(dim=-1),
-        rhs=descent.contracted_error(batch["error"].norm(dim=-1), factor, K - j),
+        lhs=norm(perturbed - x),
+        rhs=descent.contracted_error(norm(batch["error"]), factor, K - j),
         scale=largest,
         notes={"q": factor, "K-j": (K - j).to(a.dtype), "a(mu+L)/2": a * (mu + L) / 2},
     )
@@ -198,12 +201,14 @@ def _logistic_contraction(draw: st.DrawFn, limits: Limits) -> Params:
 ERROR_CONTRACTION = Property(
     descent.ERROR_CONTRACTION, _quadratic_contraction,
     lambda batch, constants: _contraction(builders.quadratic(batch), batch), dimension_of,
-    model="quadratic", sketch=error_sketch(builders.quadratic, strongly_convex=True),
+    model="quadratic", steps=steps_of,
+    sketch=error_sketch(builders.quadratic, strongly_convex=True),
 )  # fmt: skip
 ERROR_CONTRACTION_LOGISTIC = Property(
     descent.ERROR_CONTRACTION, _logistic_contraction,
     lambda batch, constants: _contraction(builders.logistic(batch), batch), features_dimension,
-    model="ridge-logistic", sketch=error_sketch(builders.logistic, strongly_convex=True),
+    model="ridge-logistic", steps=steps_of,
+    sketch=error_sketch(builders.logistic, strongly_convex=True),
 )  # fmt: skip
 
 
@@ -224,7 +229,7 @@ def measure_no_amplification(batch: Batch, constants: Mapping[str, float]) -> Me
     x, perturbed, largest = perturbed_trajectories(
         f.inner_step, batch["x0"], a, batch["error"], batch["j"], batch["K"]
     )
-    gap, error = (perturbed - x).norm(dim=-1), batch["error"].norm(dim=-1)
+    gap, error = norm(perturbed - x), norm(batch["error"])
     return Measurement(
         lhs=gap,
         rhs=error,
@@ -239,6 +244,7 @@ ERROR_CONTRACTION_NONCONVEX = Property(
     measure=measure_no_amplification,
     dimension=cosine_dimension,
     model="cosine",
+    steps=steps_of,
     frontier=step_frontier(cosine_smoothness, safe_aL=0.0),
     sketch=error_sketch(builders.cosine_sum, strongly_convex=False),
 )

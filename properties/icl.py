@@ -18,7 +18,8 @@ from models.lsa import (
     lsa_layer,
     train_lsa,
 )
-from properties.strategies import step_counts, up_to_the_boundary, vectors
+from models.norms import frobenius, norm
+from properties.strategies import step_counts, steps_of, up_to_the_boundary, vectors
 from theory import icl
 from trajcheck.core import Batch, Frontier, Limits, Measurement, Params, Property
 
@@ -84,13 +85,13 @@ def measure_lsa_equals_gd(batch: Batch, constants: Mapping[str, float]) -> Measu
     slots, _, iterates = run_layers(batch)
     x_q = tasks.queries
     target = -torch.einsum("bmd,bd->bm", iterates[-1], x_q)
-    input_norms = tasks.inputs.norm(dim=-1)  # (B, N)
+    input_norms = norm(tasks.inputs)  # (B, N)
     sizes = []
     for W in iterates:
-        residual = (torch.einsum("bmd,bnd->bnm", W, tasks.inputs) - tasks.targets).norm(dim=-1)
+        residual = norm(torch.einsum("bmd,bnd->bnm", W, tasks.inputs) - tasks.targets)
         step = eta / tasks.count * (residual * input_norms).sum(-1)
-        sizes.append(torch.linalg.matrix_norm(W) + step)
-    scale = K.to(x_q.dtype) * torch.stack(sizes).max(dim=0).values * x_q.norm(dim=-1)
+        sizes.append(frobenius(W) + step)
+    scale = K.to(x_q.dtype) * torch.stack(sizes).max(dim=0).values * norm(x_q)
     return Measurement(
         lhs=slots[-1],
         rhs=target,
@@ -105,6 +106,7 @@ LSA_EQUALS_GD = Property(
     measure_lsa_equals_gd,
     lambda params: len(params["query"]),
     model="linear-self-attention",
+    steps=steps_of,
 )
 
 
@@ -119,8 +121,8 @@ def measure_layer_descent(batch: Batch, constants: Mapping[str, float]) -> Measu
     # |W_k x_i - y_i|: the terms the residual subtracts are, squared and averaged, of the
     # size of (|W_0 x_i| + |y_i|)^2 and of L(W_k), to a factor 4 that the rtol's margin
     # over (N + d) eps absorbs
-    fitted = torch.einsum("bmd,bnd->bnm", W0, tasks.inputs).norm(dim=-1)
-    base = 0.5 * ((fitted + tasks.targets.norm(dim=-1)) ** 2).sum(-1) / tasks.count
+    fitted = norm(torch.einsum("bmd,bnd->bnm", W0, tasks.inputs))
+    base = 0.5 * ((fitted + norm(tasks.targets)) ** 2).sum(-1) / tasks.count
     before, after = torch.stack(losses[:-1], dim=-1), torch.stack(losses[1:], dim=-1)
     return Measurement(
         lhs=after,
@@ -167,6 +169,7 @@ TRAJECTORY_DESCENT = Property(
     measure_layer_descent,
     lambda params: len(params["query"]),
     model="linear-self-attention",
+    steps=steps_of,
     sketch=layer_losses_sketch,
 )
 
@@ -176,6 +179,7 @@ TRAJECTORY_DESCENT_ANY_STEP = Property(
     measure_layer_descent,
     lambda params: len(params["query"]),
     model="linear-self-attention",
+    steps=steps_of,
     frontier=Frontier(
         parameter="eta",
         label="eta*lmax",
@@ -223,4 +227,5 @@ TRAINED_LSA = Property(
     lambda params: params["d"],
     model="trained-layer",
     max_examples=lambda examples, limits: max(1, examples // 1000),
+    rounding_check=False,
 )

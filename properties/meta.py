@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from models.inner_loop import Hessian, Loss, autograd_step, chain_rule_gradient, unrolled_gradient
 from models.maml import QuadraticTasks, TaskDistribution, maml_initialization_cvxpy
 from models.mlp import MLPRegression, parameter_count
+from models.norms import norm
 from properties import builders
 from properties.strategies import (
     SMOOTHNESS,
@@ -21,6 +22,8 @@ from properties.strategies import (
     cosine_sums,
     dimension_of,
     quadratics,
+    step_fractions,
+    steps_of,
     vectors,
 )
 from theory import meta
@@ -35,7 +38,7 @@ MAX_STEPS = 16
 
 def _step(draw: st.DrawFn, L: float, max_aL: float) -> float:
     """a with a*L in (0, max_aL]."""
-    return draw(st.floats(0.0, max_aL, exclude_min=True)) / L
+    return draw(step_fractions(max_aL)) / L
 
 
 # meta.gradient_identity ------------------------------------------------------------------
@@ -67,7 +70,7 @@ def _network_loop(draw: st.DrawFn, limits: Limits) -> Params:
         "inputs": draw(st.lists(vectors(p, 2.0), min_size=n, max_size=n)),
         "targets": draw(vectors(n, 2.0)),
         "x0": draw(vectors(parameter_count(p, h), 2.0)),
-        "a": draw(st.floats(0.0, 1.0, exclude_min=True)),
+        "a": draw(step_fractions(1.0)),
         "K": draw(st.integers(1, min(NETWORK_MAX_STEPS, limits.max_steps))),
     }
 
@@ -97,7 +100,7 @@ def gradient_identity(model: Callable[[Batch], tuple[Loss, Hessian]]) -> Any:
         closed, scale = chain_rule_gradient(
             loss, hessian, x0, a, K, first_on_the_left=constants["order"] > 0
         )
-        gap = (autodiff - closed).norm(dim=-1) / torch.clamp(closed.norm(dim=-1), min=1e-300)
+        gap = norm(autodiff - closed) / torch.clamp(norm(closed), min=1e-300)
         return Measurement(lhs=autodiff, rhs=closed, scale=scale, notes={"relative gap": gap})
 
     return measure
@@ -107,16 +110,16 @@ def gradient_identity(model: Callable[[Batch], tuple[Loss, Hessian]]) -> Any:
 # so they refute the reversed-product mutant, which no quadratic (one Hessian) can.
 GRADIENT_IDENTITY_COSINE = Property(
     meta.GRADIENT_IDENTITY, _cosine_loop, gradient_identity(_cosine_model),
-    lambda params: len(params["x0"]), model="cosine",
+    lambda params: len(params["x0"]), model="cosine", steps=steps_of,
 )  # fmt: skip
 GRADIENT_IDENTITY_NETWORK = Property(
     meta.GRADIENT_IDENTITY, _network_loop, gradient_identity(_network_model),
-    lambda params: len(params["x0"]), model="tanh-network",
+    lambda params: len(params["x0"]), model="tanh-network", steps=steps_of,
 )  # fmt: skip
 
 GRADIENT_IDENTITY_QUADRATIC = Property(
     meta.GRADIENT_IDENTITY, _quadratic_loop, gradient_identity(_quadratic_model),
-    dimension_of, model="quadratic",
+    dimension_of, model="quadratic", steps=steps_of,
 )  # fmt: skip
 
 
@@ -131,12 +134,19 @@ def first_order_error(model: Callable[[Batch], Any]) -> Any:
         f = model(batch)
         x0, a, L = batch["x0"], batch["a"], f.smoothness
         maml = unrolled_gradient(f.value, x0, a, torch.ones_like(batch["K"]))
-        after = torch.func.grad(lambda y: f.value(y).sum())(autograd_step(f.value, x0, a))
-        after_norm = after.norm(dim=-1)
+        stepped = autograd_step(f.value, x0, a)
+        after = torch.func.grad(lambda y: f.value(y).sum())(stepped)
+        after_norm = norm(after)
+        # The rounding of both gradients before they cancel: grad f(U_a(x)) is computed
+        # from U_a(x) = x - a grad f(x), itself rounded at the size of x and of the
+        # terms of grad f(x), and H moves what it is given by up to L. Scaled by
+        # ||grad f(U_a(x))|| alone it vanished where that gradient cancels exactly, and
+        # rounding residues of 1e-17 read as a violation of the 0.99 a L mutant.
+        terms = f.gradient_terms(stepped) + L * norm(x0) + 2 * a * L * f.gradient_terms(x0)
         return Measurement(
-            lhs=(maml - after).norm(dim=-1),
+            lhs=norm(maml - after),
             rhs=meta.first_order_error_bound(a, L, after_norm, constants["factor"]),
-            scale=(2 + a * L) * after_norm,
+            scale=(2 + a * L) * (after_norm + terms),
             notes={"a*L": a * L},
         )
 
@@ -145,11 +155,11 @@ def first_order_error(model: Callable[[Batch], Any]) -> Any:
 
 FIRST_ORDER_ERROR_QUADRATIC = Property(
     meta.FIRST_ORDER_ERROR, _quadratic_loop, first_order_error(builders.quadratic),
-    dimension_of, model="quadratic",
+    dimension_of, model="quadratic", steps=steps_of,
 )  # fmt: skip
 FIRST_ORDER_ERROR_COSINE = Property(
     meta.FIRST_ORDER_ERROR, _cosine_loop, first_order_error(builders.cosine_sum),
-    lambda params: len(params["x0"]), model="cosine",
+    lambda params: len(params["x0"]), model="cosine", steps=steps_of,
 )  # fmt: skip
 
 
@@ -170,7 +180,7 @@ def _task_distribution(draw: st.DrawFn, limits: Limits) -> Params:
         "tilt": draw(st.floats(0.0, 10.0)),
         "L": draw(SMOOTHNESS),
         "low": draw(st.floats(0.01, 1.0)),
-        "s": draw(st.floats(0.0, 0.5, exclude_min=True)),
+        "s": draw(step_fractions(0.5)),
         "K": draw(st.integers(1, min(8, limits.max_steps))),
         "tasks": draw(st.integers(2, 32)),
         "seed": draw(st.integers(0, 2**32 - 1)),
@@ -219,24 +229,34 @@ def held_out_comparison(
         "x_J": x_J,
         "mean_M": loss_M.mean(),
         "mean_J": loss_J.mean(),
-        "half_width": difference.std() / HELD_OUT**0.5,  # times z for the interval
+        "half_width": difference.std() / HELD_OUT**0.5,  # times t for the interval
     }
 
 
 def measure_initialization(batch: Batch, constants: Mapping[str, float]) -> Measurement:
-    """mean F(x_M) <= mean F(x_J) + z * se(paired difference), on held-out tasks."""
+    """mean F(x_M) <= mean F(x_J) + t * se(paired difference), on held-out tasks (t the
+    Student quantile of the claim's confidence, HELD_OUT - 1 degrees of freedom)."""
     rows = []
     for i in range(batch["seed"].shape[0]):
         params = {k: v[i].tolist() for k, v in batch.items()}
         rows.append(held_out_comparison(params, batch["seed"].device))
     mean_M = torch.stack([r["mean_M"] for r in rows])
     mean_J = torch.stack([r["mean_J"] for r in rows])
-    half = constants["z"] * torch.stack([r["half_width"] for r in rows])
+    half = t_quantile(constants["confidence"], HELD_OUT) * torch.stack(
+        [r["half_width"] for r in rows]
+    )
     return Measurement(
         lhs=mean_M,
         rhs=mean_J + half,
-        notes={"mean_M": mean_M, "mean_J": mean_J, "difference": mean_M - mean_J, "z*se": half},
+        notes={"mean_M": mean_M, "mean_J": mean_J, "difference": mean_M - mean_J, "t*se": half},
     )
+
+
+def t_quantile(confidence: float, samples: int) -> float:
+    """The two-sided Student t quantile for a mean over ``samples`` draws."""
+    from scipy.stats import t
+
+    return float(t.ppf((1 + confidence) / 2, samples - 1))
 
 
 TRAINING_TASKS = (2, 4, 8, 16, 32, 64, 128)
@@ -252,7 +272,8 @@ REFERENCE_DISTRIBUTION = {
 def _over_training_tasks(params: Mapping[str, Any], title: str) -> tuple[list[list[Any]], dict]:
     """Mean held-out loss of x_M and x_J over the number of training tasks: table rows
     and a figure panel (STUDY_DRAWS training draws per count, 95% intervals)."""
-    z = meta.INITIALIZATION.constants["z"]
+    # 16 draws: Student's t with 15 degrees of freedom (2.13), not the normal's 1.96
+    t = t_quantile(meta.INITIALIZATION.constants["confidence"], STUDY_DRAWS)
     device = torch.device("cpu")
     rows: list[list[Any]] = []
     points: dict[str, list[tuple[float, float]]] = {"x_M (MAML)": [], "x_J (joint)": []}
@@ -263,7 +284,7 @@ def _over_training_tasks(params: Mapping[str, Any], title: str) -> tuple[list[li
         ]
         M = np.array([float(r["mean_M"]) for r in draws])
         J = np.array([float(r["mean_J"]) for r in draws])
-        half_M, half_J, half_D = (z * v.std(ddof=1) / STUDY_DRAWS**0.5 for v in (M, J, M - J))
+        half_M, half_J, half_D = (t * v.std(ddof=1) / STUDY_DRAWS**0.5 for v in (M, J, M - J))
         difference = float((M - J).mean())
         rows.append(
             [title, count, M.mean(), half_M, J.mean(), half_J, difference, half_D,
@@ -294,15 +315,17 @@ def initialization_study(outcome: Outcome) -> dict[str, Any]:
     here = held_out_comparison(params, torch.device("cpu"))
     cvx = maml_initialization_cvxpy(here["train"])
     closed = here["x_M"].numpy()
-    agreement = float(np.linalg.norm(cvx - closed)) / max(float(np.linalg.norm(closed)), 1e-300)
+    agreement = float(norm(torch.as_tensor(cvx - closed))) / max(
+        float(norm(torch.as_tensor(closed))), 1e-300
+    )
     which = "counterexample" if found is not None else "tightest instance"
     rows, panel = _over_training_tasks(params, f"{which}'s distribution")
     reference_rows, reference_panel = _over_training_tasks(
         REFERENCE_DISTRIBUTION, "reference, tilt 5"
     )
-    z = meta.INITIALIZATION.constants["z"]
+    t = t_quantile(meta.INITIALIZATION.constants["confidence"], HELD_OUT)
     mean_M, mean_J = float(here["mean_M"]), float(here["mean_J"])
-    half = z * float(here["half_width"])
+    half = t * float(here["half_width"])
 
     def trend(table: list[list[Any]]) -> str:
         return ", ".join(f"{r[1]}: {r[-1]}" for r in table)
@@ -356,5 +379,6 @@ def _better(difference: float, half_width: float) -> str:
 
 INITIALIZATION = Property(
     meta.INITIALIZATION, _task_distribution, measure_initialization,
-    lambda params: len(params["mean"]), model="quadratic-tasks", study=initialization_study,
+    lambda params: len(params["mean"]), model="quadratic-tasks", steps=steps_of,
+    study=initialization_study,
 )  # fmt: skip

@@ -11,6 +11,7 @@ import torch
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from models.norms import frobenius, norm
 from models.one_layer import (
     Attention,
     FeedForward,
@@ -69,8 +70,11 @@ def measure_existence(batch: Batch, constants: Mapping[str, float]) -> Measureme
     target = activation(attention, ffn, with_token)
     witness = pseudo_inverse_witness(attention, prompt, token)
     condition = torch.linalg.cond(prompt)
-    output = attention(with_token).norm(dim=-1)
-    scale = condition * output * ffn.lipschitz() + batch["b_2"].norm(dim=-1)
+    output = attention(with_token)
+    # the witness reproduces the attention output to cond(E_l) eps ||o||, which the
+    # feed-forward net moves by up to its Lipschitz constant; both activations are then
+    # rounded at the size of the feed-forward terms
+    scale = condition * norm(output) * ffn.lipschitz() + ffn.output_terms(output)
     return Measurement(
         lhs=activation(witness, ffn, prompt),
         rhs=target,
@@ -91,9 +95,9 @@ def witness_study(outcome: Outcome) -> dict[str, Any]:
     singular = torch.linalg.svdvals(value)
     rank = int((singular > singular[0] * 1e-12).sum()) if float(singular[0]) > 0 else 0
     rows = [
-        ["W'_q", "W_q (unchanged)", float(torch.linalg.matrix_norm(witness.query[0]))],
+        ["W'_q", "W_q (unchanged)", float(frobenius(witness.query[0]))],
         ["W'_k", "0: every token of l gets weight 1/|l|", 0.0],
-        ["W'_v", f"E_l^+ 1 o, rank {rank}", float(torch.linalg.matrix_norm(value))],
+        ["W'_v", f"E_l^+ 1 o, rank {rank}", float(frobenius(value))],
     ]
     return {
         "title": "The witness",
@@ -129,7 +133,7 @@ def relative_error(batch: Batch, updated: Callable[..., Attention]) -> torch.Ten
     prompt, token = batch["prompt"], batch["token"]
     target = activation(attention, ffn, torch.cat([prompt, token.unsqueeze(-2)], dim=-2))
     built = updated(attention, prompt, token)
-    return (activation(built, ffn, prompt) - target).norm(dim=-1) / target.norm(dim=-1)
+    return norm(activation(built, ffn, prompt) - target) / norm(target)
 
 
 def construction_error(batch: Batch, *, as_printed: bool = False) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 
 from models.blocks import block_sweeps, sweeps_to_accuracy
 from models.inner_loop import unroll
+from models.norms import norm
 from properties import builders
 from theory import convergence, descent, smoothing
 from trajcheck.core import Batch, Sketch
@@ -136,13 +137,13 @@ def error_sketch(build: Build, strongly_convex: bool) -> Sketch:
         j, K = int(batch["j"]), int(batch["K"])
         x = unroll(f.inner_step, batch["x0"], a, torch.tensor([j]))
         perturbed = x + batch["error"]
-        error = float(batch["error"].norm())
+        error = float(norm(batch["error"])[0])
         steps, gaps = [float(j)], [error]
         # a few steps past K when K - j is small, so that the trend shows
         for k in range(j, max(K, j + 8)):
             x, perturbed = f.inner_step(x, a), f.inner_step(perturbed, a)
             steps.append(float(k + 1))
-            gaps.append(float((perturbed - x).norm()))
+            gaps.append(float(norm(perturbed - x)[0]))
         if strongly_convex:
             q = float(descent.contraction_factor(f.strong_convexity, f.smoothness, a))
             bound = [error * q ** (k - j) for k in steps]
@@ -181,7 +182,7 @@ def convergence_sketch(build: Build, convex: bool) -> Sketch:
         steps: list[float] = []
         measured: list[float] = []
         bound: list[float | None] = []
-        R = float((batch["x0"] - minimizer).norm())
+        R = float(norm(batch["x0"] - minimizer)[0])
         L = f.smoothness
         q = None if convex else float(descent.contraction_factor(f.strong_convexity, L, a))
         for k in range(K + 1):
@@ -190,7 +191,7 @@ def convergence_sketch(build: Build, convex: bool) -> Sketch:
                 measured.append(float(f.value(x) - fstar))
                 bound.append(float(convergence.convex_gd_bound(L, R**2, k)) if k else None)
             else:
-                measured.append(float((x - minimizer).norm()))
+                measured.append(float(norm(x - minimizer)[0]))
                 bound.append(float(convergence.linear_rate_bound(R, q, k)))
             x = f.inner_step(x, a)
         label = "f(x_k) - f*" if convex else "||x_k - x*||"

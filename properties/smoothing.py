@@ -18,7 +18,9 @@ from properties.strategies import (
     dimension_of,
     quadratics,
     step_counts,
+    step_fractions,
     step_frontier,
+    steps_of,
     up_to_the_boundary,
     vectors,
 )
@@ -34,7 +36,7 @@ def smoothing_instances(
     @st.composite
     def draw_instance(draw: st.DrawFn) -> Params:
         params = draw(quadratics(limits))
-        aL = draw(st.floats(0.0, max_aL, exclude_min=True))
+        aL = draw(step_fractions(max_aL))
         params["a"] = aL / params["spectrum"][0]
         params["K"] = draw(step_counts(limits, min_steps))
         return params
@@ -123,6 +125,7 @@ QUADRATIC = Property(
     measure=measure_monotone,
     dimension=dimension_of,
     model="quadratic",
+    steps=steps_of,
     sketch=spectral_filter_sketch,
     sweep=quadratic_sweep(max_aL=2.0, min_steps=0),
 )
@@ -133,6 +136,7 @@ QUADRATIC_RATE = Property(
     measure=measure_rate,
     dimension=dimension_of,
     model="quadratic",
+    steps=steps_of,
     sketch=spectral_filter_sketch,
     sweep=quadratic_sweep(max_aL=1.0, min_steps=1),
 )
@@ -143,6 +147,7 @@ ANY_STEP = Property(
     measure=measure_below_smoothness,
     dimension=dimension_of,
     model="quadratic",
+    steps=steps_of,
     frontier=step_frontier(lambda params: params["spectrum"][0], safe_aL=1.0),
     sketch=spectral_filter_sketch,
     sweep=quadratic_sweep(max_aL=4.0, min_steps=1),

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 from hypothesis import strategies as st
 
 from models.blocks import block_labels
 from models.logistic import spanning_anchors
+from models.norms import norm
 from trajcheck.core import Frontier, Limits, Params
 
 #: Range of the top eigenvalue L: wide enough that scale-dependence would show.
@@ -32,7 +34,18 @@ def step_counts(limits: Limits, min_steps: int = 0) -> st.SearchStrategy[int]:
 
 
 def unit_interval(*, exclude_min: bool = False, exclude_max: bool = False) -> Any:
-    return st.floats(0.0, 1.0, exclude_min=exclude_min, exclude_max=exclude_max)
+    """A fraction in [0, 1]; when 0 is excluded, no subnormal either: a step size drawn as
+    a fraction of its bound and divided by L would underflow to a = 0, outside the
+    assumptions of every claim (0 < a)."""
+    return st.floats(
+        0.0, 1.0, exclude_min=exclude_min, exclude_max=exclude_max, allow_subnormal=not exclude_min
+    )
+
+
+def step_fractions(high: float, *, exclude_max: bool = False) -> st.SearchStrategy[float]:
+    """A step size as a fraction of its bound, in (0, high]: positive and never subnormal
+    (see ``unit_interval``)."""
+    return st.floats(0.0, high, exclude_min=True, exclude_max=exclude_max, allow_subnormal=False)
 
 
 def up_to_the_boundary() -> st.SearchStrategy[float]:
@@ -85,6 +98,11 @@ def dimension_of(params: Params) -> int:
     return len(params["spectrum"])
 
 
+def steps_of(params: Params) -> int:
+    """The number K of inner steps of an instance that has one."""
+    return int(params["K"])
+
+
 def step_frontier(smoothness: Callable[[Params], float], safe_aL: float) -> Frontier:
     """Bisect the step a, reported as a*L, from a*L = ``safe_aL`` (where the claim holds)
     to the counterexample's step."""
@@ -99,7 +117,7 @@ def step_frontier(smoothness: Callable[[Params], float], safe_aL: float) -> Fron
 def unit_vector(d: int, seed: int) -> list[float]:
     """A direction drawn uniformly on the sphere (from a seed, like the rotations)."""
     v = np.random.default_rng(seed).standard_normal(d)
-    return (v / np.linalg.norm(v)).tolist()
+    return (v / float(norm(torch.as_tensor(v)))).tolist()
 
 
 @st.composite

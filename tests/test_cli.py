@@ -119,7 +119,7 @@ def test_report_rebuilds_the_same_files_from_results_json(run_folder: Path, tmp_
         (["verify", "--sweep", "-5"], "--sweep"),
         (["show", "nothing.here"], "unknown claim or family"),
         (["replay", "/no/such/counterexample.json"], "unreadable"),
-        (["report", "/no/such/folder"], "holds no results.json"),
+        (["report", "/no/such/folder"], "no such folder"),
     ],
 )
 def test_usage_errors_print_one_line_and_exit_2(args, message, capsys) -> None:
@@ -197,3 +197,13 @@ def test_console_script_runs() -> None:
         [sys.executable, "-m", "trajcheck", "list"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and "smoothing.quadratic" in done.stdout
+
+
+def test_results_and_counterexamples_conform_to_their_schemas(run_folder: Path) -> None:
+    from trajcheck.report.schema import COUNTEREXAMPLE_SCHEMA, RESULTS_SCHEMA, problem
+
+    assert problem(json.loads((run_folder / "results.json").read_text()), RESULTS_SCHEMA) is None
+    files = list((run_folder / "counterexamples").glob("*.json"))
+    assert files
+    for file in files:
+        assert problem(json.loads(file.read_text()), COUNTEREXAMPLE_SCHEMA) is None, file

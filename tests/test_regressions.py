@@ -11,8 +11,9 @@ from pathlib import Path
 
 import torch
 
+from trajcheck.core import to_batch
 from trajcheck.discovery import discover
-from trajcheck.runner import evaluate, margins, to_batch
+from trajcheck.evaluation import evaluate, margins
 
 CATALOGUE = discover()
 CPU = torch.device("cpu")

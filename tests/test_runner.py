@@ -9,8 +9,10 @@ import torch
 
 from tests.helpers import nan_measure, raising_measure, toy_claim, toy_property
 from trajcheck.core import Measurement, Mutant, Property
+from trajcheck.evaluation import evaluate, margins
 from trajcheck.profiles import get_profile
-from trajcheck.runner import evaluate, margin_histogram, margins, run_claim, search, search_models
+from trajcheck.runner import run_claim, search, search_models
+from trajcheck.tracking import margin_histogram
 
 CPU = torch.device("cpu")
 CI = get_profile("ci")

@@ -2,13 +2,14 @@
 
 from typing import Any
 
+from theory._xp import as_real
 from trajcheck.core import Claim, Mutant
 
 
 def convex_gd_bound(L: Any, distance_sq: Any, K: Any, offset: float = 2.0) -> Any:
     """L ||x_0 - x*||^2 / (4K + offset); offset 2 is Drori and Teboulle's tight bound for
     gradient descent with step 1/L on L-smooth convex functions."""
-    return L * distance_sq / (4 * K + offset)
+    return L * distance_sq / (4 * as_real(K, L) + offset)
 
 
 def linear_rate_bound(distance: Any, q: Any, K: Any, rate_factor: float = 1.0) -> Any:

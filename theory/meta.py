@@ -83,8 +83,11 @@ FIRST_ORDER_ERROR = Claim(
     expected="holds",
     rtol=1e-12,
     tolerance_note=(
-        "1e-12 relative to max(rhs, (2 + aL) ||grad f(U_a(x))||): the lhs subtracts two "
-        "gradients of that size; on cosine sums the Hessian adds 50*eps*L (rounded phases)."
+        "1e-12 relative to max(rhs, (2 + aL) (||grad f(U_a(x))|| + T(U_a(x)) + L ||x|| + "
+        "2 aL T(x))), T(y) the size of the terms grad f(y) sums (L (||y|| + ||x*||) on "
+        "quadratics, L ||y|| + G (1 + max |b_j|) on cosine sums): the lhs subtracts two "
+        "gradients rounded at that size before any cancellation, so a gradient that cancels "
+        "exactly at U_a(x) does not shrink the scale with it."
     ),
     constants={"factor": 1.0},
     mutants=(Mutant("aL-times-0.99", "a L -> 0.99 a L", {"factor": 0.99}),),
@@ -120,7 +123,7 @@ INITIALIZATION = Claim(
         "sums of H_i and A_i over Haar-rotated tasks are well conditioned; sampling noise is "
         "not a tolerance but part of the statement (the 95% half-width)."
     ),
-    constants={"z": 1.96},
+    constants={"confidence": 0.95},
     search_note=(
         "a counterexample is a distribution and a training draw for which x_M is worse on "
         "held-out tasks beyond the 95% half-width; the report maps both initializations "

@@ -32,8 +32,9 @@ PROP21_EXISTENCE = Claim(
     rtol=1e-12,
     tolerance_note=(
         "1e-12 per coordinate relative to max(|M|, s), s = cond(E_l) ||o|| ||W_1|| ||W_2|| "
-        "+ |b_2|: the pseudo-inverse is accurate to cond(E_l) eps, and the feed-forward net "
-        "carries an error in its input at most ||W_1|| ||W_2|| times into its output."
+        "+ ||W_2|| (||W_1|| ||o|| + ||b_1||) + ||b_2||: the pseudo-inverse is accurate to "
+        "cond(E_l) eps, the feed-forward net carries an error in its input at most "
+        "||W_1|| ||W_2|| times into its output, and rounds its output at the size of its terms."
     ),
     search_note=(
         "The witness makes the statement true and says nothing about gradients: uniform "

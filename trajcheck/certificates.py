@@ -36,5 +36,6 @@ def gradient_descent_worst_case(L: float, step: float, steps: int, radius: float
     for _ in range(steps):
         x = x - step * L * f.gradient(x)
     problem.set_performance_metric(f(x) - f(minimizer))
-    tau = float(problem.solve(wrapper="cvxpy", solver=cp.CLARABEL, verbose=0))
+    # one CLARABEL thread: its threads sum in varying order, and a run must reproduce
+    tau = float(problem.solve(wrapper="cvxpy", solver=cp.CLARABEL, verbose=0, max_threads=1))
     return L * radius**2 * tau

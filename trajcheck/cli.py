@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,8 +25,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from trajcheck.core import Result
 from trajcheck.devices import DEVICES, DeviceUnavailable, resolve_device
-from trajcheck.discovery import Catalogue, DiscoveryError, UnknownSelector, discover
-from trajcheck.profiles import PROFILES, UnknownProfile, get_profile
+from trajcheck.discovery import Catalogue, DiscoveryError, Entry, UnknownSelector, discover
+from trajcheck.interrupts import checkpoint, deferred, settle, watching
+from trajcheck.profiles import PROFILES, Profile, UnknownProfile, get_profile
+from trajcheck.report.folder import RunFolder
 
 USAGE_ERROR = 2
 
@@ -118,23 +122,46 @@ def show(claim_id: str, modules: tuple[str, ...]) -> None:
 
 
 def _default_out(profile: str) -> Path:
+    """reports/DATE-PROFILE, with a number added when a run has that name already (or is
+    writing to it now)."""
+    from trajcheck.report.folder import is_locked
+
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path("reports") / f"{stamp}-{profile}"
     n = 2
-    while out.exists():
+    while out.exists() or is_locked(out):
         out = Path("reports") / f"{stamp}-{profile}-{n}"
         n += 1
     return out
 
 
-def _progress(
-    total: int,
-) -> tuple[AbstractContextManager[Any], Callable[[str], None], Callable[[int], None]]:
-    """A progress bar on a terminal (stderr): one step per search, with the running count
-    of examples of the current one; silence elsewhere."""
+ProgressHooks = tuple[
+    AbstractContextManager[Any],
+    Callable[[str], None],
+    Callable[[int], None],
+    Callable[[Result], None],
+]
+
+
+def _progress(total: int) -> ProgressHooks:
+    """How a run shows its progress: on a terminal, a bar (stderr) with one step per
+    search and the running count of examples of the current one; elsewhere (a CI log, a
+    tox log, a file), one line on stderr per claim as it finishes."""
     console = Console(stderr=True)
     if not console.is_terminal:
-        return nullcontext(), lambda label: None, lambda count: None
+        claims = [0]
+
+        def finished(result: Result) -> None:
+            claims[0] += 1
+            o = result.outcome
+            verdict = o.verdict + ("" if result.as_expected else ", NOT as expected")
+            click.echo(
+                f"trajcheck: finished {result.claim.id}: {verdict}, {o.examples} examples, "
+                f"{o.seconds:.1f} s",
+                err=True,
+            )
+
+        return nullcontext(), lambda label: None, lambda count: None, finished
     progress = Progress(
         TextColumn("{task.description:<40}"),
         TextColumn("{task.fields[examples]:>9} examples"),
@@ -156,7 +183,12 @@ def _progress(
     def count(examples: int) -> None:
         progress.update(task, examples=examples)
 
-    return progress, advance, count
+    return progress, advance, count, lambda result: None
+
+
+#: The largest --sweep: memory no longer grows with it, but time does (10^9 quadratics
+#: take hours even on a GPU); a larger number is more likely a typo than a plan.
+MAX_SWEEP = 10**9
 
 
 @cli.command()
@@ -169,13 +201,14 @@ def _progress(
     "--seed",
     type=click.IntRange(0, 2**32 - 1),
     default=None,
-    help="Seed for a reproducible search.",
+    help="Seed for a reproducible search (the same results.json, times aside).",
 )
 @click.option(
     "--sweep",
-    type=click.IntRange(0, None),
+    type=click.IntRange(0, MAX_SWEEP),
     default=None,
-    help="Instances per claim for the batched sweep [the profile's: 10^4 | 10^5 | 10^6].",
+    help="Instances per claim for the batched sweep, at most 10^9 "
+    "[the profile's: 10^4 | 10^5 | 10^6].",
 )
 @MODULE_OPTION
 @click.option(
@@ -184,7 +217,11 @@ def _progress(
     default=None,
     help="Report folder [reports/DATE-PROFILE].",
 )
-@click.option("--force", is_flag=True, help="Replace the run an existing --out folder holds.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace the run an existing --out folder holds (files no run wrote are kept).",
+)
 def verify(
     selectors: tuple[str, ...],
     profile: str,
@@ -196,8 +233,7 @@ def verify(
     force: bool,
 ) -> None:
     """Search claims for violations and write results.json, report.md and report.html."""
-    from trajcheck.report import build_results, holds_a_run, renders, summary, write_run
-    from trajcheck.runner import run_claim
+    from trajcheck.report import FolderProblem, build_results, prepare
 
     try:
         chosen_profile = get_profile(profile)
@@ -212,40 +248,101 @@ def verify(
     except UnknownSelector as exc:
         _fail(str(exc))
     out = out if out is not None else _default_out(chosen_profile.name)
-    if out.exists() and not out.is_dir():
-        _fail(f"--out {out}: exists and is not a folder")
-    if holds_a_run(out) and not force:
-        _fail(
-            f"--out {out} already holds a run; pass --force to replace it, or choose another folder"
-        )
+    with watching():
+        # an interrupt while the folder is prepared is held until the release is sure
+        with deferred():
+            try:
+                folder = prepare(out, force=force, will_write=_run_file_names(entries))
+            except FolderProblem as exc:
+                _fail(str(exc))
+        written = False
+        try:
+            checkpoint()
+            with _hypothesis_storage(seed):
+                results, seconds = _search(entries, chosen_profile, torch_device, seed)
+            document = build_results(
+                results,
+                profile=chosen_profile.name,
+                device=torch_device,
+                seed=seed,
+                seconds=seconds,
+                out=out,
+            )
+            with deferred():  # from here on the run is written whole or not at all
+                _commit(folder, document)
+                written = True
+                if _console[0]:
+                    settle()
+                _refresh_index(out)
+                _print_verdicts(results, out)
+        finally:
+            folder.release(keep_created=written)
+    sys.exit(0 if all(r.as_expected for r in results) else 1)
+
+
+def _run_file_names(entries: Sequence[Entry]) -> list[str]:
+    """Every file a run of ``entries`` may write, relative to its folder."""
+    from trajcheck.report.folder import COUNTEREXAMPLES, RUN_FILES
+    from trajcheck.report.results import counterexample_name
+
+    names = list(RUN_FILES)
+    for entry in entries:
+        claim = entry.claim
+        for identifier in [claim.id, *(claim.mutant_id(m) for m in claim.mutants)]:
+            names.append(f"{COUNTEREXAMPLES}/{counterexample_name(identifier)}")
+    return names
+
+
+def _search(
+    entries: Sequence[Entry], profile: Profile, device: Any, seed: int | None
+) -> tuple[list[Result], float]:
+    """Every claim of ``entries``, one after the other, with a progress display."""
+    from trajcheck.runner import run_claim
 
     searches = sum(1 + len(e.claim.mutants) for e in entries)
-    display, advance, count = _progress(searches)
+    display, advance, count, finished = _progress(searches)
     results: list[Result] = []
     started = time.perf_counter()
     with display:
         for entry in entries:
-            results.append(
-                run_claim(
-                    entry.props,
-                    entry.origin_by_model,
-                    chosen_profile,
-                    torch_device,
-                    seed,
-                    advance,
-                    count,
-                )
+            checkpoint()
+            result = run_claim(
+                entry.props, entry.origin_by_model, profile, device, seed, advance, count
             )
-    document = build_results(
-        results,
-        profile=chosen_profile.name,
-        device=torch_device,
-        seed=seed,
-        seconds=time.perf_counter() - started,
-        out=out,
-    )
-    write_run(out, document, renders(document))
-    _refresh_index(out)
+            results.append(result)
+            finished(result)
+    checkpoint()
+    return results, time.perf_counter() - started
+
+
+def _commit(folder: RunFolder, document: dict[str, Any]) -> None:
+    from trajcheck.report import commit, renders, run_files
+
+    commit(folder, run_files(document, renders(document)))
+
+
+@contextmanager
+def _hypothesis_storage(seed: int | None) -> Iterator[None]:
+    """A seeded run keeps Hypothesis's files (its example database is off already, but
+    it caches the constants it reads from local modules) in a temporary folder, removed
+    afterwards: it writes nothing outside its --out. An unseeded run uses the usual
+    .hypothesis/ of the current folder, so that a failure found once is tried first."""
+    if seed is None:
+        yield
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    with tempfile.TemporaryDirectory(prefix="trajcheck-hypothesis-") as home:
+        set_hypothesis_home_dir(home)
+        try:
+            yield
+        finally:
+            set_hypothesis_home_dir(None)
+
+
+def _print_verdicts(results: Sequence[Result], out: Path) -> None:
+    from trajcheck.report import summary
+
     for result in results:
         o = result.outcome
         mark = "ok" if result.as_expected else "UNEXPECTED"
@@ -263,10 +360,11 @@ def verify(
             + (f" (+{o.swept} swept)" if o.swept else "")
             + f"{detail}{mutants}"
         )
+        if o.domain:
+            click.echo(f"       searched: {summary.domain_text(o.domain, notes=1)}")
         if o.error:
             click.echo(f"       error: {o.error}")
     click.echo(f"report: {out / 'report.md'} and {out / 'report.html'}")
-    sys.exit(0 if all(r.as_expected for r in results) else 1)
 
 
 def _census_count(census: dict[str, Any]) -> str:
@@ -277,13 +375,18 @@ def _census_count(census: dict[str, Any]) -> str:
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--device", default="cpu", show_default=True, help=f"One of {', '.join(DEVICES)}.")
-def replay(file: Path, device: str) -> None:
-    """Re-run a saved counterexample and print both sides."""
+@MODULE_OPTION
+def replay(file: Path, device: str, modules: tuple[str, ...]) -> None:
+    """Re-run a saved counterexample and print both sides.
+
+    Only claims that are installed (entry points) or named with --module here are
+    loaded: a counterexample file never makes trajcheck import code.
+    """
     from trajcheck.replay import MalformedCounterexample
     from trajcheck.replay import replay as run_replay
 
     try:
-        done = run_replay(file, resolve_device(device))
+        done = run_replay(file, resolve_device(device), [Path(m) for m in modules])
     except (MalformedCounterexample, DiscoveryError, DeviceUnavailable) as exc:
         _fail(str(exc))
     e, recorded = done.evaluation, done.recorded
@@ -298,6 +401,10 @@ def replay(file: Path, device: str) -> None:
     click.echo(f"margin: {e.margin:+.6e} (rtol {done.claim.rtol:g})")
     for key, value in e.notes.items():
         click.echo(f"{key}: {value!r}")
+    if not e.finite:
+        click.echo(f"not finite on replay: {e.problem}")
+    elif done.rounding:
+        click.echo("violated only within rounding (moved by as much a few ulps away)")
     click.echo("violated" if done.violated else "not violated on replay")
     sys.exit(0 if done.violated else 1)
 
@@ -305,18 +412,28 @@ def replay(file: Path, device: str) -> None:
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
 def report(folder: Path) -> None:
-    """Rebuild report.md and report.html from FOLDER/results.json."""
-    from trajcheck.report import MalformedResults, load_results, renders
+    """Rebuild report.md, report.html and summary.csv from FOLDER/results.json."""
+    from trajcheck.report import FolderProblem, MalformedResults, load_results, renders
+    from trajcheck.report.folder import locked, record_files, write_text_atomically
 
+    if not folder.is_dir():
+        _fail(f"{folder}: no such folder")
     try:
-        document = load_results(folder)
-        texts = renders(document)
-    except MalformedResults as exc:
+        with locked(folder):
+            document = load_results(folder)
+            try:
+                texts = renders(document)
+            except Exception as exc:  # a document the schema allows but the renderer cannot
+                raise MalformedResults(
+                    f"{folder / 'results.json'}: cannot be rendered ({type(exc).__name__}: {exc})"
+                ) from exc
+            for name, text in texts.items():
+                write_text_atomically(folder / name, text)
+            record_files(folder, texts)
+    except (MalformedResults, FolderProblem) as exc:
         _fail(str(exc))
-    except (KeyError, TypeError, ValueError) as exc:
-        _fail(f"{folder}/results.json: malformed ({type(exc).__name__}: {exc})")
-    for name, text in texts.items():
-        (folder / name).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{folder}: cannot write the report ({exc.strerror or exc})")
     _refresh_index(folder)
     click.echo(f"rebuilt {', '.join(str(folder / name) for name in texts)}")
 
@@ -326,12 +443,16 @@ REPORTS = Path("reports")
 
 def _refresh_index(run: Path) -> None:
     """Keep the runs' index up to date where there is one: in reports/ (the default home
-    of runs), or in any folder that already has an index.html."""
+    of runs), or in any folder that already has an index.html. A failure to do so is a
+    warning: the run itself is written."""
     from trajcheck.report import write_index
 
     parent = run.resolve().parent
     if parent == REPORTS.resolve() or (parent / "index.html").exists():
-        write_index(parent)
+        try:
+            write_index(parent)
+        except OSError as exc:
+            click.echo(f"trajcheck: could not update {parent / 'index.html'} ({exc})", err=True)
 
 
 @cli.command()
@@ -342,11 +463,49 @@ def index(folder: Path) -> None:
 
     if not folder.is_dir():
         _fail(f"{folder}: no such folder")
-    click.echo(f"index: {write_index(folder)}")
+    try:
+        written = write_index(folder)
+    except OSError as exc:
+        _fail(f"{folder}: cannot write index.html ({exc.strerror or exc})")
+    click.echo(f"index: {written}")
+
+
+#: Whether this process runs the console script (not a call from Python): only then may
+#: a run leave SIGINT ignored once it is written (``interrupts.settle``).
+_console = [False]
+
+#: The hash seed of a seeded run. Hypothesis labels parts of a draw by hash() of its
+#: strategies' functions, and orders its shrinking by those labels; with Python's
+#: randomized string hashing, one --seed gave 202 or 204 examples from one run to the
+#: next. A seeded verify therefore runs with this hash seed (see main).
+HASH_SEED = "0"
+
+
+def _seeded_verify(args: Sequence[str]) -> bool:
+    command = next((a for a in args if not a.startswith("-")), None)
+    return command == "verify" and any(a == "--seed" or a.startswith("--seed=") for a in args)
+
+
+def _pin_hash_seed(args: Sequence[str]) -> None:
+    """Re-run this command with PYTHONHASHSEED fixed when it is a seeded verify and the
+    hash seed is not fixed already (the same process id: signals still reach it)."""
+    if os.environ.get("PYTHONHASHSEED") == HASH_SEED or not _seeded_verify(args):
+        return
+    environment = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "trajcheck", *args], environment)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point: one line on stderr for a usage error, exit code 2."""
+    """Console entry point: one line on stderr for a usage error, exit code 2.
+
+    Called with ``argv`` (from Python), it runs in this process as it is; called as the
+    console script, a seeded verify first fixes the hash seed (``_pin_hash_seed``).
+    """
+    if argv is None:
+        _pin_hash_seed(sys.argv[1:])
+        _console[0] = True
     try:
         code = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except click.ClickException as exc:

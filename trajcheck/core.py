@@ -5,18 +5,20 @@ strategy that draws one instance as JSON-ready parameters, and a measure that ev
 both sides of the claim's inequality for a batch of instances (first dimension = batch).
 A *result* is what the runner concludes about a claim and its mutants.
 
-Margin convention (used by the runner, the reports and the tests alike): the reported
-margin of an instance is
-
-    margin = (rhs - lhs) / |rhs|
-
-and an inequality ``lhs <= rhs`` is violated when
+Margin convention (used by the runner, the reports and the tests alike): an inequality
+``lhs <= rhs`` is violated when
 
     lhs - rhs > claim.rtol * max(|rhs|, scale),
 
 where ``scale`` is the instance's numerical scale (the size of the terms the measure
-rounds; none when the measure gives none). An identity ``lhs == rhs`` is violated when
-|lhs - rhs| exceeds the same amount.
+rounds before any cancellation; none when the measure gives none); an identity
+``lhs == rhs`` when |lhs - rhs| exceeds the same amount. So the margin a verdict reads is
+
+    tolerated margin = (rhs - lhs) / max(|rhs|, scale)      (-|lhs - rhs| / ... for an identity)
+
+and it is the one reported as a claim's worst margin. A counterexample also gives the
+plain margin (rhs - lhs) / |rhs| beside its two sides. ``trajcheck.evaluation`` applies
+the rule; a violation must also survive its check against rounding there.
 """
 
 from __future__ import annotations
@@ -196,6 +198,10 @@ class Property:
     #: share of them.
     max_examples: Callable[[int, Limits], int] | None = None
     sweep: Sweep | None = None
+    #: The number of inner steps K of an instance, where it has one: with ``dimension``,
+    #: the coordinates of the searched domain that results.json reports, and what replay
+    #: checks against the largest profile before it measures a file's instance.
+    steps: Callable[[Params], int] | None = None
     #: A census instead of a hunt: every instance drawn is evaluated and counted, none is
     #: shrunk, and the verdict says on how many of them the claim fails. For instances
     #: that are experiments (a training run each), where shrinking would mean hundreds of
@@ -203,6 +209,11 @@ class Property:
     #: draw the same instances (one seed per family and run), so that they read one set of
     #: experiments.
     census: bool = False
+    #: Whether a violation is checked against rounding before it counts (measured again
+    #: under random rounding, ``trajcheck.evaluation.decided_by_rounding``). Off for a
+    #: model whose every instance is a training run: re-running it costs seconds, and its
+    #: violations are far from rounding (a cosine of 0.7 against 0.99).
+    rounding_check: bool = True
 
 
 @dataclass
@@ -256,6 +267,12 @@ class Outcome:
     #: a census property's instances: {"seed", "instances": [{"params", "violated",
     #: "margin", "part", "notes"}]}
     census: dict[str, Any] | None = None
+    #: the searched domain: {name: [min, max]} over the instances measured (dimension,
+    #: steps, every note such as a*L); a verdict says nothing outside it
+    domain: dict[str, list[float]] = field(default_factory=dict)
+    #: violations set aside as rounding (re-measured a few ulps away, they moved by as
+    #: much as they exceeded the tolerance): counted, never reported as counterexamples
+    rounding_only: int = 0
 
     def models_json(self) -> list[dict[str, Any]]:
         """One line per model searched: where the verdict and the worst margin came from."""
@@ -266,6 +283,7 @@ class Outcome:
                 "examples": o.examples,
                 "swept": o.swept,
                 "worst_margin": o.worst_margin,
+                "domain": o.domain,
                 "seconds": o.seconds,
             }
             for name, o in self.models
@@ -343,6 +361,8 @@ class Result:
             "margins": o.margins,
             "sketch": o.sketch,
             "census": o.census,
+            "domain": o.domain,
+            "rounding_only": o.rounding_only,
             "rtol": c.rtol,
             "tolerance_note": c.tolerance_note,
             "search_note": c.search_note,

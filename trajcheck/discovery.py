@@ -97,6 +97,12 @@ def load_module_file(path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:  # a script's exit must not end (or pass) the run
+        del sys.modules[name]
+        raise DiscoveryError(
+            f"--module {path}: called sys.exit({exc.code!r}) while being imported; a claims "
+            "file must only define claims"
+        ) from None
     except Exception as exc:
         del sys.modules[name]
         raise DiscoveryError(f"--module {path}: {type(exc).__name__}: {exc}") from exc
@@ -173,8 +179,8 @@ def discover(modules: Sequence[Path] = ()) -> Catalogue:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = ep.load()
-        except Exception as exc:
-            raise DiscoveryError(f"entry point {ep.name!r} ({ep.value}): {exc}") from exc
+        except (Exception, SystemExit) as exc:
+            raise DiscoveryError(f"entry point {ep.name!r} ({ep.value}): {exc!r}") from None
         if not isinstance(loaded, ModuleType):
             raise DiscoveryError(f"entry point {ep.name!r} ({ep.value}) must name a module")
         found.extend((p, f"entry point {ep.name}") for p in properties_in(loaded))

@@ -1,10 +1,13 @@
 """The runner: Hypothesis search for violations of a claim, with targeting and shrinking.
 
 For each claim (and each of its mutants) the runner draws instances with the property's
-strategy, evaluates both sides as a batch of one, steers the search toward the smallest
-margin with ``hypothesis.target`` and, on a violation, lets Hypothesis shrink it to a
-minimal counterexample. A NaN or infinite side, or a measure that raises, gives the
-verdict ``error`` without stopping the other claims.
+strategy, evaluates both sides as a batch of one (``trajcheck.evaluation``: the checks
+and the margin rule), steers the search toward the smallest margin with
+``hypothesis.target`` and, on a violation, lets Hypothesis shrink it to a minimal
+counterexample. A violation counts only when it is more than rounding
+(``decided_by_rounding``), so that the shrinker never trades a real counterexample for a
+rounding residue. A NaN or infinite side or scale, a measure that breaks the contract,
+or one that raises, gives the verdict ``error`` without stopping the other claims.
 
 A *census* property (each instance an experiment) is searched without shrinking: every
 instance drawn is measured and counted, and the verdict is ``fails`` when any violates.
@@ -16,16 +19,13 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
 from hypothesis import seed as hypothesis_seed
 
 from trajcheck.core import (
-    TINY,
     Claim,
     Counterexample,
     Mutant,
@@ -36,74 +36,16 @@ from trajcheck.core import (
     Result,
     to_batch,
 )
+from trajcheck.evaluation import (
+    Evaluation,
+    MeasureError,
+    decided_by_rounding,
+    evaluate,
+)
+from trajcheck.interrupts import checkpoint
 from trajcheck.profiles import Profile
-
-DTYPE = torch.float64
-
-
-@dataclass
-class Evaluation:
-    """One instance measured: both sides of its worst part, as floats.
-
-    ``margin`` is the reported slack, relative to |rhs|; ``tolerated`` is the slack
-    relative to max(|rhs|, scale), the one the claim's rtol applies to.
-    """
-
-    lhs: float
-    rhs: float
-    margin: float
-    tolerated: float
-    part: str | None
-    notes: dict[str, float]
-    finite: bool
-
-    def violates(self, rtol: float) -> bool:
-        return self.tolerated < -rtol
-
-    def within_rounding_only(self, rtol: float) -> bool:
-        """Below -rtol relative to |rhs| but not to the scale: rounding noise on a side
-        near zero, which says nothing about how tight the bound is."""
-        return self.margin < -rtol and not self.violates(rtol)
-
-
-def margins(lhs: torch.Tensor, rhs: torch.Tensor, scale: torch.Tensor | None) -> torch.Tensor:
-    """(rhs - lhs) / max(|rhs|, scale): the relative slack of each inequality.
-
-    ``lhs`` and ``rhs`` are (B,) or (B, m); ``scale`` is (B,), the same for every part,
-    or (B, m), one per part.
-    """
-    if scale is None:
-        scale = torch.zeros_like(rhs)
-    elif scale.dim() < rhs.dim():
-        scale = scale.unsqueeze(-1)
-    return (rhs - lhs) / torch.clamp(torch.maximum(rhs.abs(), scale), min=TINY)
-
-
-def evaluate(
-    prop: Property,
-    params: Params,
-    constants: Mapping[str, float],
-    device: torch.device,
-    dtype: torch.dtype = DTYPE,
-) -> Evaluation:
-    """Measure one instance and reduce several inequalities to the worst one."""
-    m = prop.measure(to_batch(params, device, dtype), constants)
-    lhs, rhs = m.lhs.reshape(1, -1), m.rhs.reshape(1, -1)
-    scale = None if m.scale is None else m.scale.reshape(1, -1)
-    tolerated, plain = margins(lhs, rhs, scale), margins(lhs, rhs, None)
-    if prop.claim.kind == "identity":
-        tolerated, plain = -tolerated.abs(), -plain.abs()
-    finite = bool(torch.isfinite(lhs).all() and torch.isfinite(rhs).all())
-    worst = int(torch.nan_to_num(tolerated, nan=-math.inf).argmin(dim=-1).item())
-    return Evaluation(
-        lhs=float(lhs[0, worst]),
-        rhs=float(rhs[0, worst]),
-        margin=float(plain[0, worst]),
-        tolerated=float(tolerated[0, worst]),
-        part=m.parts[worst] if m.parts else None,
-        notes={k: float(v.reshape(-1)[0]) for k, v in m.notes.items()},
-        finite=finite,
-    )
+from trajcheck.sweep import merge_sweep, sweep
+from trajcheck.tracking import Tracker, merge_domains, merge_histograms
 
 
 class _Violation(Exception):
@@ -114,79 +56,31 @@ class _Violation(Exception):
 
 class _NonFinite(Exception):
     def __init__(self, params: Params, evaluation: Evaluation) -> None:
-        super().__init__(
-            f"non-finite side: lhs={evaluation.lhs!r}, rhs={evaluation.rhs!r} at {params!r}"
-        )
+        super().__init__(f"{evaluation.problem} at {params!r}")
 
 
-#: Below this size (the smallest normal float64 over eps) a result may have gone through
-#: subnormal numbers and lost relative precision: its margin says nothing about tightness.
-SUBNORMAL_SIDE = float(np.finfo(np.float64).tiny / np.finfo(np.float64).eps)
-
-#: Decades of the margin histogram: margins from 1e-16 to 1e6, one bin a decade, with
-#: margins at or below 0 (attained to rounding, or violations) counted apart.
-HISTOGRAM_DECADES = (-16, 6)
-
-
-def margin_histogram(margins: Sequence[float], identity: bool = False) -> dict[str, Any]:
-    """How tight a bound was across the examples: counts of log10(margin) per decade,
-    margins outside the range in the end bins, and those at or below 0 apart. For an
-    identity the margin is minus the relative difference, so the difference is counted
-    (and the count apart is of exact agreement)."""
-    low, high = HISTOGRAM_DECADES
-    values = np.abs(margins) if identity else np.asarray(margins, dtype=float)
-    positive = values[values > 0]
-    decades = np.clip(np.log10(positive), low, high - 0.5) if positive.size else positive
-    counts, _ = np.histogram(decades, bins=np.arange(low, high + 1))
-    return {
-        "of": "relative difference" if identity else "margin",
-        "log10_edges": list(range(low, high + 1)),
-        "counts": counts.tolist(),
-        "at_or_below_zero": int(values.size - positive.size),
-    }
+def place(prop: Property, params: Params) -> dict[str, float]:
+    """Where an instance lies in the searched domain: its dimension and inner steps."""
+    where = {"dimension": float(prop.dimension(params))}
+    if prop.steps is not None:
+        where["steps"] = float(prop.steps(params))
+    return where
 
 
-def merge_histograms(histograms: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
-    """The histogram of a claim over its models (same edges): counts added up."""
-    present = [h for h in histograms if h]
-    if not present:
+def _target_value(evaluation: Evaluation, rtol: float, identity: bool) -> float | None:
+    """The margin the search steers toward its minimum, or None when it says nothing.
+
+    An identity steers toward its largest relative difference on the tolerated basis; an
+    inequality toward its smallest plain margin (the tightness), except where only
+    rounding took that margin below -rtol (sides near 0), which would steer toward noise.
+    """
+    if evaluation.trivial:
         return None
-    return {
-        "of": present[0].get("of", "margin"),
-        "log10_edges": present[0]["log10_edges"],
-        "counts": [sum(c) for c in zip(*(h["counts"] for h in present), strict=True)],
-        "at_or_below_zero": sum(h["at_or_below_zero"] for h in present),
-    }
-
-
-@dataclass
-class _Tracker:
-    examples: int = 0
-    worst_margin: float = math.inf
-    worst_notes: dict[str, float] = field(default_factory=dict)
-    worst_params: Params | None = None
-    rtol: float = 0.0
-    margins: list[float] = field(default_factory=list)
-
-    def observe(self, params: Params, evaluation: Evaluation) -> bool:
-        """Count the example and keep it if its margin is the smallest so far; say whether
-        its margin tells anything about tightness.
-
-        0 <= 0 (a start at the minimizer, a zero error) is tight only trivially; sides so
-        small that float64 holds them with less than full relative precision (subnormal
-        results, from starts like 1e-160) give margins that are noise; and a margin that
-        only rounding pushed below -rtol says nothing either: such examples are checked
-        but do not count as the worst one, nor steer the search.
-        """
-        self.examples += 1
-        trivial = max(abs(evaluation.lhs), abs(evaluation.rhs)) < SUBNORMAL_SIDE
-        if trivial or evaluation.within_rounding_only(self.rtol):
-            return False
-        self.margins.append(evaluation.margin)
-        if evaluation.margin < self.worst_margin:
-            self.worst_margin, self.worst_notes = evaluation.margin, evaluation.notes
-            self.worst_params = params
-        return True
+    if identity:
+        return evaluation.tolerated
+    if evaluation.margin < -rtol and not evaluation.violates(rtol):
+        return None
+    return evaluation.margin
 
 
 def search(
@@ -204,7 +98,9 @@ def search(
     """
     claim = prop.claim
     constants = claim.constants_for(mutant)
-    tracker = _Tracker(rtol=claim.rtol)
+    identity = claim.kind == "identity"
+    tracker = Tracker(identity=identity)
+    rounding_only: list[Params] = []
     if budget is None:
         budget = profile.mutant_examples if mutant is not None else profile.examples
 
@@ -215,18 +111,25 @@ def search(
     violations: list[_Violation] = []
 
     def probe(params: Params) -> None:
+        checkpoint()
         if census is not None and _counted(census, params):
             return  # a census counts each experiment once (Hypothesis may draw one twice)
         evaluation = evaluate(prop, params, constants, device)
         if not evaluation.finite:
             raise _NonFinite(params, evaluation)
-        telling = tracker.observe(params, evaluation)
+        violated = evaluation.violates(claim.rtol)
+        if violated and decided_by_rounding(prop, params, constants, device, evaluation):
+            violated = False
+            rounding_only.append(params)
+            tracker.count(params, evaluation, place(prop, params))
+        else:
+            tracker.observe(params, evaluation, place(prop, params))
         if on_example is not None and (census is not None or tracker.examples % 100 == 0):
             on_example(tracker.examples)
-        if telling:
+        steer = _target_value(evaluation, claim.rtol, identity)
+        if steer is not None and not (evaluation.violates(claim.rtol) and not violated):
             # Hypothesis maximizes a target; clip so that one huge value cannot dominate.
-            target(min(-evaluation.margin, 1e6), label="negative relative margin")
-        violated = evaluation.violates(claim.rtol)
+            target(min(-steer, 1e6), label="negative relative margin")
         if census is not None:
             census["instances"].append(_census_entry(params, evaluation, violated))
             if violated:
@@ -286,19 +189,26 @@ def search(
             )
     except _NonFinite as nonfinite:
         verdict, error = "error", str(nonfinite)
+    except MeasureError as broken:
+        verdict, error = "error", f"{broken} (model {prop.model})"
     except Exception as exc:  # a broken measure must not stop the other claims
         verdict, error = "error", f"{type(exc).__name__}: {exc}"
+    domain = tracker.domain.to_json()
+    if census is not None:
+        domain["census instances"] = [len(census["instances"])] * 2
     return Outcome(
         verdict=verdict,  # type: ignore[arg-type]
         examples=tracker.examples,
-        worst_margin=None if math.isinf(tracker.worst_margin) else tracker.worst_margin,
+        worst_margin=tracker.worst,
         worst_notes=tracker.worst_notes,
         worst_params=tracker.worst_params,
-        margins=margin_histogram(tracker.margins, identity=claim.kind == "identity"),
+        margins=tracker.histogram.to_json(),
         counterexample=counterexample,
         error=error,
         seconds=time.perf_counter() - started,
         census=census,
+        domain=domain,
+        rounding_only=len(rounding_only),
     )
 
 
@@ -352,6 +262,8 @@ def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
         margins=merge_histograms([o.margins for _, o in outcomes]),
         swept=sum(o.swept for _, o in outcomes),
         census=next((o.census for _, o in outcomes if o.census is not None), None),
+        domain=merge_domains([o.domain for _, o in outcomes]),
+        rounding_only=sum(o.rounding_only for _, o in outcomes),
     )
 
 
@@ -370,8 +282,6 @@ def search_models(
     stops at the first model that refutes it. A model that can draw batches is swept
     first (the profile's ``sweep`` instances; claims only, mutants die fast anyway).
     """
-    from trajcheck.sweep import merge_sweep, sweep  # the sweep builds on this module
-
     outcomes: list[tuple[str, Outcome]] = []
     for prop in props:
         budget = profile.mutant_examples if mutant else math.ceil(profile.examples / len(props))

@@ -6,6 +6,9 @@ at a small fraction of the cost per instance. It does not replace the search: it
 shrink, so a violation it finds is handed on, and the Hypothesis search (which runs
 anyway) reports the minimal counterexample. Only if that search misses the violation is
 the sweep's own, unshrunk instance reported, and said to be so.
+
+Memory does not grow with the number of instances: each batch adds to a histogram of
+margins and may replace the worst instance, and is then dropped.
 """
 
 from __future__ import annotations
@@ -17,15 +20,63 @@ from collections.abc import Mapping
 import torch
 
 from trajcheck.core import Counterexample, Mutant, Outcome, Params, Property
+from trajcheck.evaluation import (
+    SUBNORMAL_SIDE,
+    BatchMargins,
+    MeasureError,
+    decided_by_rounding,
+    measure_batch,
+)
+from trajcheck.interrupts import checkpoint
 from trajcheck.profiles import Profile
-from trajcheck.runner import SUBNORMAL_SIDE, margin_histogram, margins, merge_histograms
+from trajcheck.tracking import Domain, MarginHistogram, merge_domains, merge_histograms
 
 BATCH = 4096
+#: Violating instances of one batch checked against rounding before the batch is taken
+#: to hold: more than this many rounding-only violations in one batch is a scale problem
+#: that the report shows anyway (rounding_only), not a reason to measure them all again.
+CONFIRMATIONS = 8
 
 
 def instance(batch: Mapping[str, torch.Tensor], index: int) -> Params:
     """One instance of a batch as JSON-ready parameters (what a strategy would draw)."""
     return {key: value[index].tolist() for key, value in batch.items()}
+
+
+def _violation(
+    prop: Property,
+    batch: Mapping[str, torch.Tensor],
+    measured: BatchMargins,
+    worst_tolerated: torch.Tensor,
+    constants: Mapping[str, float],
+    device: torch.device,
+) -> tuple[Counterexample | None, int]:
+    """The first violation of the batch that is more than rounding, and how many were not."""
+    rtol = prop.claim.rtol
+    order = torch.argsort(worst_tolerated)
+    rejected = 0
+    for index in order[:CONFIRMATIONS].tolist():
+        if not float(worst_tolerated[index]) < -rtol:
+            break
+        params, evaluation = instance(batch, index), measured.evaluation(index)
+        if decided_by_rounding(prop, params, constants, device, evaluation):
+            rejected += 1
+            continue
+        return (
+            Counterexample(
+                params=params,
+                lhs=evaluation.lhs,
+                rhs=evaluation.rhs,
+                margin=evaluation.margin,
+                dimension=prop.dimension(params),
+                part=evaluation.part,
+                notes=evaluation.notes,
+                model=prop.model,
+                found_by="sweep (not shrunk)",
+            ),
+            rejected,
+        )
+    return None, rejected + max(0, int((worst_tolerated < -rtol).sum()) - CONFIRMATIONS)
 
 
 def sweep(
@@ -47,60 +98,54 @@ def sweep(
         generator.seed()
     started = time.perf_counter()
     worst_margin, worst_params, worst_notes = math.inf, None, {}
+    histogram = MarginHistogram(identity=claim.kind == "identity")
+    domain = Domain()
     violation: Counterexample | None = None
-    telling_margins: list[torch.Tensor] = []
-    done = 0
+    rounding_only = done = 0
     while done < count and violation is None:
+        checkpoint()
         size = min(BATCH, count - done)
         batch = prop.sweep(size, generator, profile.limits, device)
-        m = prop.measure(batch, constants)
-        lhs, rhs = m.lhs.reshape(size, -1), m.rhs.reshape(size, -1)
-        scale = None if m.scale is None else m.scale.reshape(size, -1)
-        tolerated, plain = margins(lhs, rhs, scale), margins(lhs, rhs, None)
-        if claim.kind == "identity":
-            tolerated, plain = -tolerated.abs(), -plain.abs()
-        finite = torch.isfinite(lhs).all(-1) & torch.isfinite(rhs).all(-1)
+        try:
+            measured = measure_batch(prop, batch, constants, size)
+        except MeasureError as broken:
+            return _outcome("error", done + size, started, error=f"{broken} (model {prop.model})")
+        finite = measured.finite
         if not bool(finite.all()):
             bad = int((~finite).nonzero()[0])
             return _outcome(
-                "error", done + size, started, error=f"non-finite side at {instance(batch, bad)!r}"
+                "error",
+                done + size,
+                started,
+                error=f"{measured.nonfinite(bad)} at {instance(batch, bad)!r}",
             )
-        tolerated = torch.nan_to_num(tolerated, nan=-math.inf)
-        part = tolerated.argmin(dim=-1, keepdim=True)
-        worst_tolerated = tolerated.gather(-1, part).squeeze(-1)
-        worst_plain = plain.gather(-1, part).squeeze(-1)
-        size_of_sides = torch.maximum(lhs.abs(), rhs.abs()).gather(-1, part).squeeze(-1)
+        domain.observe_batch(measured.notes)
+        worst_tolerated = measured.at_worst(measured.tolerated)
+        size_of_sides = measured.at_worst(torch.maximum(measured.lhs.abs(), measured.rhs.abs()))
         violates = worst_tolerated < -claim.rtol
-        telling = (size_of_sides >= SUBNORMAL_SIDE) & ~(~violates & (worst_plain < -claim.rtol))
-        telling_margins.append(worst_plain[telling].cpu())
+        if bool(violates.any()):
+            violation, rejected = _violation(
+                prop, batch, measured, worst_tolerated, constants, device
+            )
+            rounding_only += rejected
+        # the margins that tell: not trivially small sides, not violations set aside
+        telling = (size_of_sides >= SUBNORMAL_SIDE) & (~violates | (violation is not None))
+        histogram.add(worst_tolerated[telling])
         if bool(telling.any()):
-            candidates = torch.where(telling, worst_plain, torch.full_like(worst_plain, math.inf))
+            candidates = torch.where(telling, worst_tolerated, math.inf)
             best = int(candidates.argmin())
             if float(candidates[best]) < worst_margin:
                 worst_margin = float(candidates[best])
                 worst_params = instance(batch, best)
-                worst_notes = {k: float(v.reshape(size, -1)[best, 0]) for k, v in m.notes.items()}
-        if bool(violates.any()):
-            first = int(torch.where(violates, worst_tolerated, math.inf).argmin())
-            j, params = int(part[first]), instance(batch, first)
-            violation = Counterexample(
-                params=params,
-                lhs=float(lhs[first, j]),
-                rhs=float(rhs[first, j]),
-                margin=float(plain[first, j]),
-                dimension=prop.dimension(params),
-                part=m.parts[j] if m.parts else None,
-                notes={k: float(v.reshape(size, -1)[first, 0]) for k, v in m.notes.items()},
-                model=prop.model,
-                found_by="sweep (not shrunk)",
-            )
+                worst_notes = {k: float(v[best]) for k, v in measured.notes.items()}
         done += size
-    swept: list[float] = torch.cat(telling_margins).double().tolist() if telling_margins else []
     outcome = _outcome("fails" if violation else "holds", done, started)
     outcome.worst_margin = None if math.isinf(worst_margin) else worst_margin
     outcome.worst_params, outcome.worst_notes = worst_params, worst_notes
     outcome.counterexample = violation
-    outcome.margins = margin_histogram(swept, identity=claim.kind == "identity")
+    outcome.margins = histogram.to_json()
+    outcome.domain = domain.to_json()
+    outcome.rounding_only = rounding_only
     return outcome
 
 
@@ -134,4 +179,6 @@ def merge_sweep(searched: Outcome, swept: Outcome) -> Outcome:
         searched.verdict, searched.counterexample = "fails", swept.counterexample
         searched.error = None
     searched.margins = merge_histograms([searched.margins, swept.margins])
+    searched.domain = merge_domains([searched.domain, swept.domain])
+    searched.rounding_only += swept.rounding_only
     return searched

@@ -2,25 +2,30 @@
 
 from typing import Any
 
+from trajcheck.report.folder import FolderProblem, commit, holds_a_run, prepare
 from trajcheck.report.html import render_html
 from trajcheck.report.index import write_index
 from trajcheck.report.markdown import render_markdown
 from trajcheck.report.results import (
     MalformedResults,
     build_results,
-    holds_a_run,
     load_results,
+    run_files,
     write_run,
 )
 
 __all__ = [
+    "FolderProblem",
     "MalformedResults",
     "build_results",
+    "commit",
     "holds_a_run",
     "load_results",
+    "prepare",
     "render_html",
     "render_markdown",
     "renders",
+    "run_files",
     "write_index",
     "write_run",
 ]

@@ -192,6 +192,7 @@ def _section(claim: dict[str, Any]) -> str:
         ("Search", escape(claim.get("search_note", ""))),
         ("Models", escape(summary.models_text(claim))),
         ("Worst margin", worst),
+        ("Scope", escape(summary.scope_sentence(claim) or "-")),
         ("Time", f"{claim['seconds']:.2f} s"),
     ]
     html = [

@@ -3,13 +3,12 @@ profile, device and verdict counts, linked to its report."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import Counter
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from trajcheck.report.folder import write_text_atomically
 from trajcheck.report.html import STYLE, badge, table
 from trajcheck.report.results import MalformedResults, load_results
 
@@ -30,7 +29,7 @@ def _runs(folder: Path) -> list[tuple[str, dict[str, Any] | None, str]]:
             runs.append((child.name, load_results(child), ""))
         except MalformedResults as exc:
             runs.append((child.name, None, str(exc)))
-    return sorted(runs, key=lambda run: (run[1] or {}).get("created", ""), reverse=True)
+    return sorted(runs, key=lambda run: str((run[1] or {}).get("created") or ""), reverse=True)
 
 
 def _row(name: str, document: dict[str, Any] | None, problem: str) -> list[str]:
@@ -45,7 +44,7 @@ def _row(name: str, document: dict[str, Any] | None, problem: str) -> list[str]:
     )
     return [
         link,
-        escape(str(document.get("created", ""))),
+        escape(str(document.get("created") or "")),
         escape(document["profile"]),
         escape(document["device"]),
         escape(str(document.get("seed", "-"))),
@@ -57,7 +56,12 @@ def _row(name: str, document: dict[str, Any] | None, problem: str) -> list[str]:
 
 
 def render_index(folder: Path) -> str:
-    rows = [_row(*run) for run in _runs(Path(folder))]
+    rows = []
+    for name, document, problem in _runs(Path(folder)):
+        try:
+            rows.append(_row(name, document, problem))
+        except Exception as exc:  # a run this version cannot read: listed, with why
+            rows.append(_row(name, None, f"cannot be listed ({type(exc).__name__}: {exc})"))
     header = ["run", "created", "profile", "device", "seed", "claims", "verdicts", "time", "status"]
     body = table(header, rows, {5}) if rows else "<p>No runs yet.</p>"
     return "\n".join(
@@ -77,10 +81,8 @@ def render_index(folder: Path) -> str:
 
 
 def write_index(folder: Path) -> Path:
-    """Write ``folder/index.html`` whole (a reader never sees half of it)."""
+    """Write ``folder/index.html`` whole (a reader never sees half of it, and a failure
+    leaves the earlier one)."""
     folder = Path(folder)
-    handle, staged = tempfile.mkstemp(prefix=".index.", suffix=".html", dir=folder)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(render_index(folder))
-    os.replace(staged, folder / INDEX)
+    write_text_atomically(folder / INDEX, render_index(folder))
     return folder / INDEX

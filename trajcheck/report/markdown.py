@@ -50,6 +50,7 @@ def _section(claim: dict[str, Any]) -> list[str]:
         f"- Models: {summary.models_text(claim)}",
         f"- Worst margin: {summary.margin(claim.get('worst_margin'))}"
         + (f" ({summary.notes(claim['worst_notes'])})" if claim.get("worst_notes") else ""),
+        f"- Scope: {summary.scope_sentence(claim) or '-'}",
         f"- Time: {claim['seconds']:.2f} s",
         "",
     ]

@@ -8,11 +8,8 @@ rebuilds exactly what ``trajcheck verify`` wrote.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -22,29 +19,10 @@ from typing import Any
 import torch
 
 from trajcheck.core import Result
+from trajcheck.report.folder import COUNTEREXAMPLES, RESULTS, commit, prepare
+from trajcheck.report.schema import RESULTS_SCHEMA, problem
 
 FORMAT_VERSION = 1
-RESULTS = "results.json"
-COUNTEREXAMPLES = "counterexamples"
-
-_CLAIM_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "id": str,
-    "family": str,
-    "kind": str,
-    "source": str,
-    "expected": str,
-    "verdict": str,
-    "as_expected": bool,
-    "examples": int,
-    "seconds": (int, float),
-    "mutants": list,
-}
-_RUN_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "version": str,
-    "profile": str,
-    "device": str,
-    "seconds": (int, float),
-}
 
 
 class MalformedResults(ValueError):
@@ -117,76 +95,46 @@ def counterexample_files(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def validate(document: Any, where: str) -> dict[str, Any]:
-    """Check the shape of a ``results.json`` document; raise MalformedResults if wrong."""
-    if not isinstance(document, dict):
-        raise MalformedResults(
-            f"{where}: not a trajcheck results document (top level is not an object)"
-        )
-    for name, kind in _RUN_FIELDS.items():
-        if not isinstance(document.get(name), kind):
-            raise MalformedResults(f"{where}: not a trajcheck results document (field {name!r})")
-    claims = document.get("claims")
-    if not isinstance(claims, list):
-        raise MalformedResults(f"{where}: not a trajcheck results document (field 'claims')")
-    for i, claim in enumerate(claims):
-        if not isinstance(claim, dict):
-            raise MalformedResults(f"{where}: claims[{i}] is not an object")
-        for name, kind in _CLAIM_FIELDS.items():
-            if not isinstance(claim.get(name), kind):
-                raise MalformedResults(f"{where}: claims[{i}] lacks a valid {name!r}")
+    """Check a ``results.json`` document against its schema; raise MalformedResults (one
+    line: where the document breaks it, and how) if it does not conform."""
+    found = problem(document, RESULTS_SCHEMA)
+    if found is not None:
+        raise MalformedResults(f"{where}: not a trajcheck results document ({found})")
     return document
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file's content; every way of failing (missing, unreadable, not JSON, nested
+    beyond the parser's depth) becomes one MalformedResults line."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedResults(f"{path}: unreadable JSON ({exc})") from exc
+    except RecursionError:
+        raise MalformedResults(f"{path}: unreadable JSON (nested too deeply)") from None
 
 
 def load_results(folder: Path) -> dict[str, Any]:
     path = Path(folder) / RESULTS
     if not path.is_file():
         raise MalformedResults(f"{folder}: holds no {RESULTS}")
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedResults(f"{path}: unreadable JSON ({exc})") from exc
-    return validate(document, str(path))
+    return validate(read_json(path), str(path))
 
 
-def holds_a_run(folder: Path) -> bool:
-    return (Path(folder) / RESULTS).exists()
+def run_files(document: dict[str, Any], renders: dict[str, str]) -> dict[str, str]:
+    """Every file of a run, by path relative to its folder: results.json, the renders and
+    one file per counterexample."""
+    texts = {RESULTS: json.dumps(document, indent=2) + "\n", **renders}
+    for name, content in counterexample_files(document).items():
+        texts[f"{COUNTEREXAMPLES}/{name}"] = json.dumps(content, indent=2) + "\n"
+    return texts
 
 
 def write_run(folder: Path, document: dict[str, Any], renders: dict[str, str]) -> None:
-    """Write a run's files all at once: staged in a fresh sibling folder, then moved in.
-
-    A run that fails half-way leaves nothing half-written. An earlier run in ``folder``
-    (replaced only with --force) loses its files only once the new ones are whole; other
-    files in ``folder`` are left alone.
-    """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new.", dir=folder.parent))
-    retired = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old.", dir=folder.parent))
-    swapped = False
+    """Write a run into ``folder`` at once, with --force semantics (a test helper and the
+    API's; the CLI prepares the folder before the search)."""
+    prepared = prepare(folder, force=True)
     try:
-        (staging / RESULTS).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        for name, text in renders.items():
-            (staging / name).write_text(text, encoding="utf-8")
-        files = counterexample_files(document)
-        if files:
-            (staging / COUNTEREXAMPLES).mkdir()
-        for name, content in files.items():
-            (staging / COUNTEREXAMPLES / name).write_text(
-                json.dumps(content, indent=2) + "\n", encoding="utf-8"
-            )
-        folder.mkdir(exist_ok=True)
-        # An earlier run's counterexamples go too: a stale one would be misread as new.
-        for name in {*os.listdir(staging), COUNTEREXAMPLES}:
-            if (folder / name).exists():
-                os.replace(folder / name, retired / name)
-        for name in os.listdir(staging):
-            os.replace(staging / name, folder / name)
-        swapped = True
+        commit(prepared, run_files(document, renders))
     finally:
-        if not swapped:  # put the earlier run back where it was
-            for name in os.listdir(retired):
-                if not (folder / name).exists():
-                    os.replace(retired / name, folder / name)
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(retired, ignore_errors=True)
+        prepared.release(keep_created=True)

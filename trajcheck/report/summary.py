@@ -15,6 +15,12 @@ def number(value: Any) -> str:
     return str(value)
 
 
+def exact(value: float) -> str:
+    """The shortest decimal that reads back as the same float: two ends of a bisection
+    one ulp apart print differently (with 12 digits both read 2)."""
+    return repr(float(value))
+
+
 def margin(value: float | None) -> str:
     return "-" if value is None else f"{value:+.3e}"
 
@@ -57,7 +63,7 @@ def frontier_text(claim: dict[str, Any]) -> str:
         return f"not located ({frontier.get('reason', '')})"
     return (
         f"{frontier['label']} = {frontier['boundary']:.12g} on the counterexample's instance "
-        f"(holds at {frontier['holds_at']:.12g}, fails at {frontier['fails_at']:.12g})"
+        f"(holds at {exact(frontier['holds_at'])}, fails at {exact(frontier['fails_at'])})"
     )
 
 
@@ -133,9 +139,46 @@ def counterexample_heading(claim: dict[str, Any]) -> str:
 
 
 MARGIN_RULE = (
-    "Margin = (rhs - lhs) / |rhs|; an instance violates a claim where "
-    "lhs - rhs > rtol max(|rhs|, scale), scale being the size of the terms it rounds."
+    "Margin = (rhs - lhs) / max(|rhs|, scale), scale being the size of the terms the "
+    "computation rounds (for an identity, minus the relative difference); an instance "
+    "violates a claim where its margin is below -rtol and stays so a few ulps away (a "
+    "violation that moves by as much is rounding, counted apart). A counterexample also "
+    "shows (rhs - lhs) / |rhs|."
 )
+
+
+#: How the searched domain's coordinates are shown: dimension, inner steps, census size;
+#: every other coordinate is a note of the instances (a step size such as a*L).
+_DOMAIN_NAMES = {"dimension": "d", "steps": "K", "census instances": "census of"}
+
+
+def domain_text(domain: dict[str, list[float]] | None, *, notes: int | None = None) -> str:
+    """The searched domain in a few words: "d 1..12, K 0..32, a*L 0.0013..2": dimension,
+    steps, census size, and the ranges of the measure's notes (only the first ``notes``
+    of them when given: the first is the step size, a*L, in most claims)."""
+    parts, shown_notes = [], 0
+    for name, (low, high) in (domain or {}).items():
+        if name not in _DOMAIN_NAMES:
+            if notes is not None and shown_notes >= notes:
+                continue
+            shown_notes += 1
+        shown = f"{low:.4g}" if low == high else f"{low:.4g}..{high:.4g}"
+        parts.append(f"{_DOMAIN_NAMES.get(name, name)} {shown}")
+    return ", ".join(parts)
+
+
+def scope_sentence(claim: dict[str, Any]) -> str:
+    """What a verdict covers: the searched domain, and what rounding set aside."""
+    text = domain_text(claim.get("domain"))
+    sentence = f"searched {text}; nothing outside it is covered" if text else ""
+    rounding = claim.get("rounding_only") or 0
+    if rounding:
+        sentence += (
+            f"{'; ' if sentence else ''}{rounding} violation{'s' if rounding > 1 else ''} "
+            "set aside as rounding (a few ulps away they moved by as much)"
+        )
+    return sentence
+
 
 SUMMARY_COLUMNS = (
     "claim",
@@ -201,9 +244,9 @@ def margins_figure(claim: dict[str, Any]) -> dict[str, Any] | None:
     return {
         "kind": "bars",
         "x_label": (
-            "relative difference |lhs - rhs|/|rhs|, by decade"
+            "relative difference |lhs - rhs|/max(|rhs|, scale), by decade"
             if identity
-            else "margin (rhs - lhs)/|rhs|, by decade"
+            else "margin (rhs - lhs)/max(|rhs|, scale), by decade"
         ),
         "y_label": "examples",
         "labels": labels,

@@ -1,0 +1,215 @@
+"""Verdicts that cannot lie: what a measure returns is checked before a margin is taken,
+a violation made of rounding is not a counterexample, and a worst margin is measured,
+not capped. Each test names the mechanism it guards; each failed before it existed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+import torch
+from hypothesis import strategies as st
+
+from tests.helpers import toy_claim, toy_instances
+from trajcheck.core import Batch, Limits, Measurement, Mutant, Params, Property
+from trajcheck.discovery import discover
+from trajcheck.evaluation import evaluate
+from trajcheck.profiles import get_profile
+from trajcheck.runner import search, search_models
+from trajcheck.sweep import sweep
+
+CPU = torch.device("cpu")
+CI = get_profile("ci")
+
+
+def _uniform(count: int, generator: torch.Generator, limits: Limits, device) -> Batch:  # type: ignore[no-untyped-def]
+    return {"x": torch.rand(count, generator=generator, dtype=torch.float64, device=device)}
+
+
+def _property(measure, **options) -> Property:  # type: ignore[no-untyped-def]
+    return Property(toy_claim(), toy_instances, measure, lambda p: 1, sweep=_uniform, **options)
+
+
+def _both_paths(prop: Property) -> list[tuple[str, str | None]]:
+    """(verdict, error) of the Hypothesis search and of the sweep."""
+    searched = search(prop, None, CI, CPU, seed=1)
+    swept = sweep(prop, None, CI, CPU, count=5000, seed=1)
+    return [(searched.verdict, searched.error), (swept.verdict, swept.error)]
+
+
+# 1. a non-finite scale -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_scale_is_an_error_in_both_paths(bad: float) -> None:
+    """lhs = x + 5 > rhs = 1 everywhere, hidden behind a scale of nan or inf: it used to
+    hold (exit 0)."""
+
+    def measure(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+        x = batch["x"]
+        return Measurement(lhs=x + 5, rhs=torch.ones_like(x), scale=torch.full_like(x, bad))
+
+    for verdict, error in _both_paths(_property(measure)):
+        assert verdict == "error"
+        assert "non-finite scale" in (error or "")
+
+
+# 2. sides of the wrong shape or type -----------------------------------------------------
+
+
+def _shaped(lhs_columns: int | None, rhs_columns: int | None):  # type: ignore[no-untyped-def]
+    def measure(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+        x = batch["x"]
+
+        def side(columns: int | None, value: float) -> torch.Tensor:
+            base = torch.full_like(x, value)
+            return base if columns is None else base.unsqueeze(-1).expand(-1, columns)
+
+        return Measurement(lhs=side(lhs_columns, 0.0), rhs=side(rhs_columns, 1.0))
+
+    return measure
+
+
+@pytest.mark.parametrize(("lhs", "rhs"), [(1, 3), (3, 2), (None, 3), (2, None)])
+def test_sides_of_different_shapes_are_an_error_naming_both(
+    lhs: int | None, rhs: int | None
+) -> None:
+    """(B, 1) against (B, 3) was broadcast and could hold; (B, 3) against (B, 2) gave a
+    counterexample of nonsense."""
+    for verdict, error in _both_paths(_property(_shaped(lhs, rhs))):
+        assert verdict == "error"
+        assert "lhs (" in (error or "") and "rhs (" in (error or "")
+
+
+@pytest.mark.parametrize(
+    "returned",
+    [
+        lambda x: Measurement(lhs=0.0, rhs=1.0),  # type: ignore[arg-type]
+        lambda x: Measurement(lhs=[0.0], rhs=[1.0]),  # type: ignore[arg-type]
+        lambda x: (x, x),
+        lambda x: Measurement(lhs=x.reshape(-1)[0], rhs=x.reshape(-1)[0]),
+    ],
+    ids=["floats", "lists", "a tuple", "0-d tensors"],
+)
+def test_a_measure_that_returns_no_tensors_is_one_clear_error(returned) -> None:  # type: ignore[no-untyped-def]
+    def measure(batch: Batch, constants: Mapping[str, float]):  # type: ignore[no-untyped-def]
+        return returned(batch["x"])
+
+    for verdict, error in _both_paths(_property(measure)):
+        assert verdict == "error"
+        assert "expected" in (error or "") and "Error" not in (error or "").split(":")[0]
+
+
+# 3. sides in another precision -----------------------------------------------------------
+
+
+def test_a_side_in_float32_is_an_error() -> None:
+    def measure(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+        x = batch["x"]
+        return Measurement(lhs=(x * 0).float(), rhs=torch.ones_like(x))
+
+    for verdict, error in _both_paths(_property(measure)):
+        assert verdict == "error" and "float32" in (error or "")
+
+
+def test_a_hidden_mutant_of_convex_gd_gets_its_bound_in_float64() -> None:
+    """offset 2.2: 4K + 2.2 with K an integer tensor was computed in float32."""
+    prop = discover().entries["convergence.convex_gd"].prop_for("quadratic")
+    assert prop is not None
+    params = {"spectrum": [1.0], "rotation": [[1.0]], "x0": [1.0], "K": 1, "a": 1.0}
+    evaluation = evaluate(prop, params, {"offset": 2.2}, CPU)
+    assert evaluation.rhs == 1 / 6.2
+
+
+# 5. rounding is not a counterexample -----------------------------------------------------
+
+
+def _cancellation(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """((1 + x) - 1) - x <= 0: exactly 0 <= 0, computed as a residue of about eps."""
+    x = batch["x"]
+    residue = ((1 + x) - 1) - x
+    return Measurement(lhs=residue * constants["c"], rhs=torch.zeros_like(x))
+
+
+def test_a_violation_made_of_rounding_is_set_aside_not_reported() -> None:
+    """The measure gives no scale, so its rounding residue of 1e-17 breaks 0 <= 0 by far
+    more than rtol: the rounding check must see that a few ulps away it moves as much."""
+    prop = Property(toy_claim(), toy_instances, _cancellation, lambda p: 1, sweep=_uniform)
+    searched = search(prop, None, CI, CPU, seed=2)
+    assert searched.verdict == "holds" and searched.counterexample is None
+    assert searched.rounding_only > 0
+    swept = sweep(prop, None, CI, CPU, count=5000, seed=2)
+    assert swept.verdict == "holds" and swept.rounding_only > 0
+
+
+def test_a_real_violation_survives_the_rounding_check() -> None:
+    claim = toy_claim(mutants=(Mutant("0.999", "c -> 0.999", {"c": 0.999}),))
+    prop = Property(claim, toy_instances, lambda b, c: Measurement(
+        lhs=b["x"] * b["x"], rhs=c["c"] * b["x"] * b["x"]), lambda p: 1)  # fmt: skip
+    outcome = search(prop, claim.mutants[0], CI, CPU, seed=1)
+    assert outcome.verdict == "fails" and outcome.rounding_only == 0
+
+
+def test_first_order_error_mutant_is_not_shown_at_an_exact_cancellation() -> None:
+    """The instance the 0.99 aL mutant used to be shown at: spectrum [1, 0, 0, 0], x0 =
+    e_4, a*L = 1. grad f(U_a(x)) is exactly 0 there and both sides are rounding; the
+    scale now counts the terms that gradient is computed from."""
+    prop = discover().entries["meta.first_order_error"].prop_for("quadratic")
+    assert prop is not None
+    eye = torch.eye(4, dtype=torch.float64).tolist()
+    params = {"spectrum": [1.0, 0.0, 0.0, 0.0], "rotation": eye,
+              "x0": [0.0, 0.0, 0.0, 1.0], "a": 1.0, "K": 1}  # fmt: skip
+    mutant = prop.claim.mutants[0]
+    assert not evaluate(prop, params, prop.claim.constants_for(mutant), CPU).violates(
+        prop.claim.rtol
+    )
+    rotated = [[0.5, 0.5, 0.5, 0.5], [0.5, -0.5, 0.5, -0.5],
+               [0.5, 0.5, -0.5, -0.5], [0.5, -0.5, -0.5, 0.5]]  # fmt: skip
+    params["rotation"] = rotated  # the top eigenvector no longer along x0: same story
+    assert not evaluate(prop, params, prop.claim.constants_for(mutant), CPU).violates(
+        prop.claim.rtol
+    )
+
+
+def test_first_order_error_mutant_is_still_refuted() -> None:
+    entry = discover().entries["meta.first_order_error"]
+    claim = entry.claim
+    outcome = search_models(entry.props, claim.mutants[0], CI, CPU, seed=4)
+    assert outcome.verdict == "fails"
+    found = outcome.counterexample
+    assert found is not None and found.lhs - found.rhs > 1e-6 * found.rhs
+
+
+# 6. the worst margin is measured, not capped ---------------------------------------------
+
+
+def _near_identity(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    """(1 + x) - 1 == x, rounded at the size of 1 + |x|."""
+    x = batch["x"]
+    return Measurement(lhs=(1 + x) - 1, rhs=x, scale=1 + x.abs())
+
+
+def test_an_identity_reports_its_measured_worst_difference() -> None:
+    """It agrees to about 1e-16 of its terms; relative to |x| (tiny x) the differences
+    are anything, and the tracker used to keep those just above -rtol: -9.99e-13."""
+
+    def tiny(limits: Limits) -> st.SearchStrategy[Params]:
+        return st.fixed_dictionaries({"x": st.floats(-1.0, 1.0) | st.floats(-1e-9, 1e-9)})
+
+    claim = toy_claim(kind="identity")
+    outcome = search(Property(claim, tiny, _near_identity, lambda p: 1), None, CI, CPU, seed=3)
+    assert outcome.verdict == "holds"
+    assert outcome.worst_margin is not None
+    assert -5e-16 <= outcome.worst_margin <= 0.0
+
+
+# honest scope ----------------------------------------------------------------------------
+
+
+def test_an_outcome_states_the_domain_it_searched() -> None:
+    entry = discover().entries["smoothing.quadratic_rate"]
+    outcome = search_models(entry.props, None, CI, CPU, seed=1)
+    domain = outcome.domain
+    assert 1 <= domain["dimension"][0] <= domain["dimension"][1] <= CI.limits.max_dimension
+    assert 1 <= domain["steps"][0] <= domain["steps"][1] <= CI.limits.max_steps
+    assert 0 < domain["a*L"][0] <= domain["a*L"][1] <= 1.0
