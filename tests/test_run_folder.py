@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -62,38 +63,52 @@ def earlier_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # 7. Ctrl-C always stops the run: exit 130, nothing written --------------------------------
 
 
+def _interrupted_trial(earlier_run: Path, out: Path, delay: float) -> str:
+    """One run replacing ``earlier_run``'s copy at ``out``, sent SIGINT after ``delay``."""
+    subprocess.run(["cp", "-r", str(earlier_run), str(out)], check=True)
+    before = _snapshot(out)
+    process = subprocess.Popen(
+        _verify(out, "--force"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert not _leftovers(out)
+    # 130, or killed by the signal itself when it came before trajcheck's handler (while
+    # Python was still importing): the shell reads both as 130
+    if process.returncode in (130, -signal.SIGINT):
+        assert _snapshot(out) == before, stderr.decode()
+        if process.returncode == 130:
+            assert b"interrupted; nothing was written" in stderr
+        return "stopped"
+    # the signal came after the new run was written (or after the process ended)
+    assert process.returncode in (0, 1), stderr.decode()
+    assert _complete(out)
+    return "finished"
+
+
 def test_an_interrupt_at_any_moment_stops_the_run_and_writes_nothing(
     earlier_run: Path, tmp_path: Path
 ) -> None:
     """SIGINT at 24 random moments (startup, search, writing) of a run replacing an
-    earlier one with --force: either exit 130 and the earlier run untouched, or (when the
-    signal came after the new run was committed) a complete new run. Never a run that
-    carried on after swallowing the interrupt."""
+    earlier one with --force, two runs at a time: either exit 130 and the earlier run
+    untouched, or (when the signal came after the new run was committed) a complete new
+    run. Never a run that carried on after swallowing the interrupt."""
+    started = time.perf_counter()  # how long one whole run takes here, start to exit
+    subprocess.run(_verify(tmp_path / "timed"), env=ENV, check=True, capture_output=True)
+    duration = time.perf_counter() - started
     rng = random.Random(7)
-    outcomes = {"stopped": 0, "finished": 0}
-    for trial in range(24):
-        out = tmp_path / f"run{trial}"
-        subprocess.run(["cp", "-r", str(earlier_run), str(out)], check=True)
-        before = _snapshot(out)
-        process = subprocess.Popen(
-            _verify(out, "--force"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    delays = [rng.uniform(0.2, duration) for _ in range(24)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(
+            pool.map(
+                lambda trial: _interrupted_trial(
+                    earlier_run, tmp_path / f"run{trial}", delays[trial]
+                ),
+                range(len(delays)),
+            )
         )
-        time.sleep(rng.uniform(0.5, 7.0))
-        process.send_signal(signal.SIGINT)
-        _, stderr = process.communicate(timeout=120)
-        # 130, or killed by the signal itself when it came before trajcheck's handler
-        # (while Python was still importing): the shell reads both as 130
-        if process.returncode in (130, -signal.SIGINT):
-            outcomes["stopped"] += 1
-            assert _snapshot(out) == before, stderr.decode()
-            if process.returncode == 130:
-                assert b"interrupted; nothing was written" in stderr
-        else:
-            outcomes["finished"] += 1  # the signal came too late, or not at all
-            assert process.returncode in (0, 1), stderr.decode()
-            assert _complete(out)
-        assert not _leftovers(out)
-    assert outcomes["stopped"] >= 12, outcomes
+    assert outcomes.count("stopped") >= 12, outcomes
 
 
 def test_an_interrupted_run_into_a_new_folder_leaves_no_folder(tmp_path: Path) -> None:
