@@ -27,12 +27,13 @@ def _without_times(value: Any) -> Any:
     return value
 
 
-def _run(out: Path, cwd: Path, hash_seed: str | None) -> dict[str, Any]:
+def _run(
+    out: Path, cwd: Path, hash_seed: str | None, claim: str = "icl.trajectory_descent_any_step"
+) -> dict[str, Any]:
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONHASHSEED"}
     if hash_seed is not None:
         environment["PYTHONHASHSEED"] = hash_seed
-    claims = ["icl.trajectory_descent_any_step", "meta.first_order_error"]
-    command = [sys.executable, "-m", "trajcheck", "verify", *claims,
+    command = [sys.executable, "-m", "trajcheck", "verify", claim,
                "--profile", "ci", "--seed", "7", "--out", str(out)]  # fmt: skip
     subprocess.run(command, cwd=cwd, env=environment, check=True, capture_output=True)
     return json.loads((out / "results.json").read_text())
@@ -42,7 +43,7 @@ def test_one_seed_gives_one_results_json_whatever_the_hash_seed(tmp_path: Path) 
     """Hypothesis orders its shrinking by labels hashed from its strategies' functions:
     under hash seed 3 this run reported 202 examples, under 0 204."""
     documents = []
-    for seed in ("3", "0", None):  # into one folder: the replay commands name it
+    for seed in ("3", "0"):  # into one folder: the replay commands name it
         documents.append(_run(tmp_path / "run", tmp_path, seed))
         shutil.rmtree(tmp_path / "run")
     first = _without_times(documents[0])
@@ -53,5 +54,5 @@ def test_one_seed_gives_one_results_json_whatever_the_hash_seed(tmp_path: Path) 
 def test_a_seeded_run_writes_nothing_outside_its_out(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    _run(tmp_path / "out", work, None)
+    _run(tmp_path / "out", work, None, claim="smoothing.any_step")
     assert list(work.iterdir()) == []

@@ -255,7 +255,7 @@ def verify(
                 folder = prepare(out, force=force, will_write=_run_file_names(entries))
             except FolderProblem as exc:
                 _fail(str(exc))
-        written = False
+        written, index_home = False, _index_home(folder.path)
         try:
             checkpoint()
             with _hypothesis_storage(seed):
@@ -273,7 +273,7 @@ def verify(
                 written = True
                 if _console[0]:
                     settle()
-                _refresh_index(out)
+                _refresh_index(index_home)
                 _print_verdicts(results, out)
         finally:
             folder.release(keep_created=written)
@@ -434,25 +434,34 @@ def report(folder: Path) -> None:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{folder}: cannot write the report ({exc.strerror or exc})")
-    _refresh_index(folder)
+    _refresh_index(_index_home(folder))
     click.echo(f"rebuilt {', '.join(str(folder / name) for name in texts)}")
 
 
 REPORTS = Path("reports")
 
 
-def _refresh_index(run: Path) -> None:
-    """Keep the runs' index up to date where there is one: in reports/ (the default home
-    of runs), or in any folder that already has an index.html. A failure to do so is a
-    warning: the run itself is written."""
-    from trajcheck.report import write_index
-
+def _index_home(run: Path) -> Path | None:
+    """Where the runs' index that lists ``run`` lives, if it has one: reports/ (the
+    default home of runs), or the parent folder when it already has an index.html. Asked
+    before a run is written (``--out .`` swaps the current folder)."""
     parent = run.resolve().parent
     if parent == REPORTS.resolve() or (parent / "index.html").exists():
-        try:
-            write_index(parent)
-        except OSError as exc:
-            click.echo(f"trajcheck: could not update {parent / 'index.html'} ({exc})", err=True)
+        return parent
+    return None
+
+
+def _refresh_index(home: Path | None) -> None:
+    """Keep the runs' index in ``home`` up to date. A failure to do so is a warning: the
+    run itself is written."""
+    from trajcheck.report import write_index
+
+    if home is None:
+        return
+    try:
+        write_index(home)
+    except OSError as exc:
+        click.echo(f"trajcheck: could not update {home / 'index.html'} ({exc})", err=True)
 
 
 @cli.command()

@@ -172,9 +172,14 @@ class RunFolder:
             os.unlink(_lock_path(self.path))
         os.close(self.lock)
         if not keep_created:
-            for made in reversed(self.created):
-                with contextlib.suppress(OSError):
-                    made.rmdir()  # only if still empty
+            _remove_empty(self.created)
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders a run created for its --out, deepest first, where still empty."""
+    for made in reversed(created):
+        with contextlib.suppress(OSError):
+            made.rmdir()
 
 
 def _missing_ancestors(folder: Path) -> tuple[Path, list[Path]]:
@@ -218,7 +223,11 @@ def prepare(out: Path | str, *, force: bool, will_write: Iterable[str] = ()) -> 
     files that no run wrote, even with --force."""
     if str(out) == "":
         raise FolderProblem("--out '': the folder name is empty")
-    folder = Path(out)
+    # absolute, so that "." and ".." have a name and a parent to swap in; a link is
+    # followed, so that the run replaces the folder and not the link to it
+    folder = Path(os.path.abspath(out))
+    if folder.is_symlink():
+        folder = folder.resolve()
     if folder.exists() and not folder.is_dir():
         raise FolderProblem(f"--out {folder}: exists and is not a folder")
     existing, missing = _missing_ancestors(folder)
@@ -231,15 +240,18 @@ def prepare(out: Path | str, *, force: bool, will_write: Iterable[str] = ()) -> 
             created.append(ancestor)
         _check_writable(folder.parent, folder)
     except (OSError, FolderProblem) as exc:
-        for made in reversed(created):
-            with contextlib.suppress(OSError):
-                made.rmdir()
+        _remove_empty(created)
         if isinstance(exc, FolderProblem):
             raise
         raise FolderProblem(
             f"--out {folder}: cannot create {exc.filename} ({exc.strerror})"
         ) from None
-    prepared = RunFolder(folder, _acquire(_lock_path(folder), folder), created)
+    try:
+        lock = _acquire(_lock_path(folder), folder)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    prepared = RunFolder(folder, lock, created)
     try:
         _recover(folder)
         _check_contents(prepared, force, set(will_write))
