@@ -111,6 +111,29 @@ def test_an_interrupt_at_any_moment_stops_the_run_and_writes_nothing(
     assert outcomes.count("stopped") >= 12, outcomes
 
 
+def test_an_interrupt_while_starting_exits_130(tmp_path: Path) -> None:
+    """SIGINT while Python imports torch and the catalogue: recorded, then exit 130 with
+    one line. Raised there instead, it aborted the process from inside torch's C++
+    (SIGABRT) or broke numpy's import (exit 1). Only a signal before the interpreter has
+    run trajcheck's first line may still end the process by SIGINT itself."""
+    command = [sys.executable, "-m", "trajcheck", "list"]
+
+    def trial(delay: float) -> tuple[int, bytes]:
+        process = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        return process.returncode, stderr
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(trial, [0.15 + 0.1 * i for i in range(10)]))
+    for code, stderr in outcomes:
+        assert code in (130, -signal.SIGINT), stderr.decode()
+        if code == 130:
+            assert stderr.decode().strip() == "trajcheck: interrupted; nothing was written"
+    assert [code for code, _ in outcomes].count(130) >= 5
+
+
 def test_an_interrupted_run_into_a_new_folder_leaves_no_folder(tmp_path: Path) -> None:
     out = tmp_path / "a" / "b" / "run"
     process = subprocess.Popen(_verify(out), env=ENV, stderr=subprocess.PIPE)

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from trajcheck.core import Result
 from trajcheck.devices import DEVICES, DeviceUnavailable, resolve_device
 from trajcheck.discovery import Catalogue, DiscoveryError, Entry, UnknownSelector, discover
-from trajcheck.interrupts import checkpoint, deferred, settle, watching
+from trajcheck.interrupts import EXIT_CODE, STOPPED, checkpoint, deferred, settle, watching
 from trajcheck.profiles import PROFILES, Profile, UnknownProfile, get_profile
 from trajcheck.report.folder import RunFolder
 
@@ -242,15 +242,17 @@ def verify(
         torch_device = resolve_device(device)
     except (UnknownProfile, DeviceUnavailable) as exc:
         _fail(str(exc))
-    catalogue = _catalogue(modules)
-    try:
-        entries = catalogue.select(selectors)
-    except UnknownSelector as exc:
-        _fail(str(exc))
-    out = out if out is not None else _default_out(chosen_profile.name)
     with watching():
-        # an interrupt while the folder is prepared is held until the release is sure
+        # an interrupt while the catalogue is imported (torch's C++ cannot pass on an
+        # exception raised in a callback) or while the folder is prepared is held until
+        # that is done: the release of the folder is then sure
         with deferred():
+            catalogue = _catalogue(modules)
+            try:
+                entries = catalogue.select(selectors)
+            except UnknownSelector as exc:
+                _fail(str(exc))
+            out = out if out is not None else _default_out(chosen_profile.name)
             try:
                 folder = prepare(out, force=force, will_write=_run_file_names(entries))
             except FolderProblem as exc:
@@ -507,10 +509,11 @@ def _pin_hash_seed(args: Sequence[str]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point: one line on stderr for a usage error, exit code 2.
+    """The command line: one line on stderr for a usage error, exit code 2.
 
-    Called with ``argv`` (from Python), it runs in this process as it is; called as the
-    console script, a seeded verify first fixes the hash seed (``_pin_hash_seed``).
+    Called with ``argv`` (from Python), it runs in this process as it is; called without
+    (by the console script, ``trajcheck.__main__``), a seeded verify first fixes the hash
+    seed (``_pin_hash_seed``).
     """
     if argv is None:
         _pin_hash_seed(sys.argv[1:])
@@ -521,8 +524,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(f"trajcheck: error: {exc.format_message()}", err=True)
         return USAGE_ERROR
     except (click.Abort, KeyboardInterrupt):
-        click.echo("trajcheck: interrupted; nothing was written", err=True)
-        return 130
+        click.echo(STOPPED, err=True)
+        return EXIT_CODE
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     return int(code or 0)

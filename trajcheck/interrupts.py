@@ -16,6 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+#: What an interrupted run prints, and its exit code (the shell's for SIGINT).
+STOPPED = "trajcheck: interrupted; nothing was written"
+EXIT_CODE = 130
+
 _pending = False
 _deferring = 0  # depth of nested deferred() blocks
 _settled = False  # the run is written: what is left of the process ignores SIGINT
@@ -62,6 +66,20 @@ def settle() -> None:
     in Python keeps its own handler."""
     global _settled
     _settled = True
+
+
+@contextmanager
+def starting() -> Iterator[None]:
+    """Record SIGINT, never raise it, while a process starts (imports); afterwards the
+    previous handler is back and :func:`pending` tells whether one came."""
+    global _pending
+    _pending = False
+    previous = signal.signal(signal.SIGINT, _handler)
+    try:
+        with deferred():
+            yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
