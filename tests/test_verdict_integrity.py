@@ -4,6 +4,7 @@ not capped. Each test names the mechanism it guards; each failed before it exist
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import pytest
@@ -213,3 +214,13 @@ def test_an_outcome_states_the_domain_it_searched() -> None:
     assert 1 <= domain["dimension"][0] <= domain["dimension"][1] <= CI.limits.max_dimension
     assert 1 <= domain["steps"][0] <= domain["steps"][1] <= CI.limits.max_steps
     assert 0 < domain["a*L"][0] <= domain["a*L"][1] <= 1.0
+
+
+def test_the_frontiers_two_ends_print_differently() -> None:
+    """A bisection ends one ulp apart: with 12 significant digits it read "holds at 2,
+    fails at 2"."""
+    from trajcheck.report.summary import frontier_text
+
+    ends = {"holds_at": 2.0, "fails_at": math.nextafter(2.0, 3.0)}
+    claim = {"frontier": {"located": True, "label": "a*L", "boundary": 2.0, **ends}}
+    assert "(holds at 2.0, fails at 2.0000000000000004)" in frontier_text(claim)
