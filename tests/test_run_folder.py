@@ -74,8 +74,8 @@ def _interrupted_trial(earlier_run: Path, out: Path, delay: float) -> str:
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert not _leftovers(out)
-    # 130, or killed by the signal itself when it came before trajcheck's handler (while
-    # Python was still importing): the shell reads both as 130
+    # 130, or killed by the signal itself when it came before the interpreter reached
+    # trajcheck's first line (trajcheck.__main__): the shell reads both as 130
     if process.returncode in (130, -signal.SIGINT):
         assert _snapshot(out) == before, stderr.decode()
         if process.returncode == 130:
