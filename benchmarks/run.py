@@ -34,12 +34,11 @@ from models.decoder import Architecture, Training, train, training_loss
 from models.parity import MARKER, VOCABULARY, ParityTask
 from theory import convergence
 from trajcheck.certificates import gradient_descent_worst_case
-from trajcheck.core import Limits
 from trajcheck.curvature import dense_hessian, lanczos_top_eigenvalue, math_attention
 from trajcheck.discovery import discover
+from trajcheck.modes.sweep import sweep
 from trajcheck.profiles import get_profile
 from trajcheck.runner import run_claim, search
-from trajcheck.sweep import sweep
 
 SWEPT_CLAIMS = ("smoothing.quadratic", "smoothing.quadratic_rate")
 DIMENSIONS = (4, 8, 16)
@@ -52,7 +51,7 @@ def sweep_against_hypothesis(device: torch.device) -> pd.DataFrame:
     for claim_id in SWEPT_CLAIMS:
         prop = catalogue.entries[claim_id].props[0]
         for D in DIMENSIONS:
-            profile = replace(get_profile("ci"), limits=Limits(max_dimension=D, max_steps=16))
+            profile = replace(get_profile("ci"), max_dimension=D, max_steps=16)
             searched = search(prop, None, profile, device, seed=1, budget=300)
             swept = sweep(prop, None, profile, device, count=40_960, seed=1)
             hypothesis_rate = searched.examples / searched.seconds

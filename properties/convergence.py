@@ -26,17 +26,17 @@ from properties.strategies import (
     vectors,
 )
 from theory import convergence, descent
-from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property
+from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
 
 # convergence.convex_gd ---------------------------------------------------------------
 
 
 @st.composite
-def _convex_quadratic(draw: st.DrawFn, limits: Limits) -> Params:
+def _convex_quadratic(draw: st.DrawFn, profile: Profile) -> Params:
     """A PSD quadratic with x* = 0, f* = 0, a start x_0, K >= 1 and a = 1/L."""
-    params = draw(quadratics(limits))
+    params = draw(quadratics(profile))
     params["x0"] = draw(vectors(len(params["spectrum"])))
-    params["K"] = draw(step_counts(limits, min_steps=1))
+    params["K"] = draw(step_counts(profile, min_steps=1))
     params["a"] = 1 / params["spectrum"][0]
     return params
 
@@ -49,11 +49,11 @@ def measure_convex_quadratic(batch: Batch, constants: Mapping[str, float]) -> Me
 
 
 @st.composite
-def _huber(draw: st.DrawFn, limits: Limits) -> Params:
+def _huber(draw: st.DrawFn, profile: Profile) -> Params:
     """A radial Huber loss at x* = 0 with width delta = t R/(2K+1), t in (0, 3]."""
-    d = draw(dimensions(limits))
+    d = draw(dimensions(profile))
     x0 = draw(vectors(d))
-    K = draw(step_counts(limits, min_steps=1))
+    K = draw(step_counts(profile, min_steps=1))
     t = draw(st.floats(0.0, 3.0, exclude_min=True))
     L = draw(SMOOTHNESS)
     R = float(norm(torch.tensor(x0, dtype=torch.float64)))
@@ -71,10 +71,10 @@ def measure_convex_huber(batch: Batch, constants: Mapping[str, float]) -> Measur
 
 
 @st.composite
-def _convex_logistic(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(logistic_regressions(limits, ridge=False))
+def _convex_logistic(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(logistic_regressions(profile, ridge=False))
     params["x0"] = draw(vectors(features_dimension(params), bound=5.0))
-    params["K"] = draw(step_counts(limits, min_steps=1))
+    params["K"] = draw(step_counts(profile, min_steps=1))
     params["a"] = 1 / logistic_constants(params)[1]
     return params
 
@@ -161,12 +161,12 @@ def _linear_rate(
 
 
 @st.composite
-def _strongly_convex_quadratic(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(quadratics(limits, min_ratio=1e-3))
+def _strongly_convex_quadratic(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(quadratics(profile, min_ratio=1e-3))
     d = len(params["spectrum"])
     params["center"] = draw(vectors(d))
     params["x0"] = draw(vectors(d))
-    params["K"] = draw(step_counts(limits, min_steps=1))
+    params["K"] = draw(step_counts(profile, min_steps=1))
     mu, L = min(params["spectrum"]), params["spectrum"][0]
     params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
     return params
@@ -181,10 +181,10 @@ def measure_rate_quadratic(batch: Batch, constants: Mapping[str, float]) -> Meas
 
 
 @st.composite
-def _ridge_logistic(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(logistic_regressions(limits, ridge=True))
+def _ridge_logistic(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(logistic_regressions(profile, ridge=True))
     params["x0"] = draw(vectors(features_dimension(params), bound=5.0))
-    params["K"] = draw(step_counts(limits, min_steps=1))
+    params["K"] = draw(step_counts(profile, min_steps=1))
     mu, L = logistic_constants(params)
     params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
     return params

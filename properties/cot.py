@@ -30,7 +30,7 @@ from models.decoder import (
 )
 from models.parity import ParityTask
 from theory import cot
-from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property
+from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,12 @@ class Budget:
     n: tuple[int, int]
     k: tuple[int, int]
     instances: int
-    architecture: Architecture
-    training: Training
-    evaluation: int = 1024  # held-out inputs for the accuracy
-    probes: int = 256  # held-out inputs for the probe
+    width: int  # of the transformer
+    steps: int  # of training, for each supervision
+
+
+#: Held-out inputs for the accuracy, and for the probe.
+EVALUATION, PROBES = 1024, 256
 
 
 #: Sized from runs on 2 CPU cores. Measured with these budgets (seeds 1000-1005): ``ci``
@@ -53,25 +55,29 @@ class Budget:
 #: 150-200 of 600; the budget gives it 400), direct 0.49-0.51. ``ci`` keeps the family
 #: under 3 minutes there, ``default`` adds about 75 s to the catalogue's verify.
 BUDGETS = {
-    "ci": Budget((16, 20), (3, 3), 2, Architecture(width=32), Training(steps=400)),
-    "default": Budget((16, 24), (3, 4), 3, Architecture(width=32), Training(steps=400)),
-    "thorough": Budget((16, 32), (3, 5), 8, Architecture(width=64), Training(steps=1000)),
+    "ci": Budget((16, 20), (3, 3), 2, width=32, steps=400),
+    "default": Budget((16, 24), (3, 4), 3, width=32, steps=400),
+    "thorough": Budget((16, 32), (3, 5), 8, width=64, steps=1000),
 }
 
 
-def budget_for(limits: Limits) -> Budget:
-    """The profile's budget; limits from elsewhere (a test's) get the ``ci`` one."""
-    return BUDGETS.get(limits.profile, BUDGETS["ci"])
+def budget_for(profile: Profile) -> Budget:
+    """The profile's budget, by its name; a profile of another name (a test's, a user's)
+    gets the ``ci`` one."""
+    return BUDGETS.get(profile.name, BUDGETS["ci"])
 
 
 @st.composite
-def parity_experiments(draw: st.DrawFn, limits: Limits) -> Params:
-    budget = budget_for(limits)
+def parity_experiments(draw: st.DrawFn, profile: Profile) -> Params:
+    """A task and the size of its training runs: the instance says how it is built, so
+    that replay and the report need no profile."""
+    budget = budget_for(profile)
     return {
         "n": draw(st.integers(*budget.n)),
         "k": draw(st.integers(*budget.k)),
         "seed": draw(st.integers(0, 2**31 - 1)),
-        "budget": limits.profile if limits.profile in BUDGETS else "ci",
+        "width": budget.width,
+        "steps": budget.steps,
     }
 
 
@@ -80,7 +86,6 @@ class Experiment:
     """A task and its two trained models, with what the claims read from them."""
 
     task: ParityTask
-    budget: Budget
     seed: int
     direct: TrainedModel
     trajectory: TrainedModel
@@ -93,7 +98,7 @@ class Experiment:
     def accuracies(self) -> tuple[float, float]:
         """Held-out answer accuracy of the direct and of the trajectory model."""
         if "accuracy" not in self.readings:
-            inputs = held_out_inputs(self.task, self.budget.evaluation, self.seed, self.device)
+            inputs = held_out_inputs(self.task, EVALUATION, self.seed, self.device)
             self.readings["accuracy"] = tuple(
                 answer_accuracy(m.model, self.task, m.supervision, inputs)
                 for m in (self.direct, self.trajectory)
@@ -105,7 +110,7 @@ class Experiment:
         corrupted trajectories, on the trajectory model."""
         if "probe" not in self.readings:
             task, device = self.task, self.device
-            inputs = held_out_inputs(task, self.budget.probes, self.seed + 1, device)
+            inputs = held_out_inputs(task, PROBES, self.seed + 1, device)
             generator = torch.Generator().manual_seed(self.seed + 2)
             corrupted, _ = task.corrupted_trajectory(inputs.cpu(), generator)
             model = self.trajectory.model
@@ -134,39 +139,43 @@ class Sharpness:
     loss: float  # the training loss where the Hessian was taken
 
 
-#: Experiments trained in this process, by (n, k, seed, budget, device).
-_EXPERIMENTS: dict[tuple[int, int, int, str, str], Experiment] = {}
+#: The keys of an instance that say how its experiment is built.
+EXPERIMENT_KEYS = ("n", "k", "seed", "width", "steps")
+
+#: Experiments trained in this process, by their instance and device: a cache keyed on
+#: the draw, so the three claims of a census that draw one instance train it once.
+#: Training is seeded end to end, so another process that draws the instance trains the
+#: same models.
+_EXPERIMENTS: dict[tuple[int, ...], dict[str, Experiment]] = {}
 
 
-def experiment(n: int, k: int, seed: int, budget_name: str, device: str) -> Experiment:
-    """Train both models of an instance once per process (the claims share them)."""
-    key = (n, k, seed, budget_name, device)
-    if key not in _EXPERIMENTS:
-        budget = BUDGETS[budget_name]
+def experiment(key: tuple[int, ...], device: str) -> Experiment:
+    """Train both models of an instance (n, k, seed, width, steps) once per process."""
+    trained = _EXPERIMENTS.setdefault(key, {})
+    if device not in trained:
+        n, k, seed, width, steps = key
         task = ParityTask.draw(n, k, torch.Generator().manual_seed(seed))
         runs = [
-            train(task, supervision, seed, torch.device(device), budget.architecture,
-                  budget.training, budget.evaluation)
+            train(task, supervision, seed, torch.device(device), Architecture(width=width),
+                  Training(steps=steps), EVALUATION)
             for supervision in ("direct", "trajectory")
         ]  # fmt: skip
-        _EXPERIMENTS[key] = Experiment(task, budget, seed, runs[0], runs[1])
-    return _EXPERIMENTS[key]
+        trained[device] = Experiment(task, seed, runs[0], runs[1])
+    return trained[device]
 
 
 def _experiments(batch: Batch) -> list[Experiment]:
     device = str(batch["seed"].device)
-    rows = zip(batch["n"], batch["k"], batch["seed"], batch["budget"], strict=True)
-    return [experiment(int(n), int(k), int(seed), budget, device) for n, k, seed, budget in rows]
+    rows = zip(*(batch[key].tolist() for key in EXPERIMENT_KEYS), strict=True)
+    return [experiment(tuple(int(v) for v in row), device) for row in rows]
 
 
 def _from_params(params: Params) -> Experiment:
     """The experiment of a census entry, on whichever device it was trained (the CPU when
     it has to be trained again)."""
-    key = (params["n"], params["k"], params["seed"], params["budget"])
-    for (*rest, _), found in _EXPERIMENTS.items():
-        if tuple(rest) == key:
-            return found
-    return experiment(*key, "cpu")
+    key = tuple(int(params[name]) for name in EXPERIMENT_KEYS)
+    trained = _EXPERIMENTS.get(key, {})
+    return next(iter(trained.values())) if trained else experiment(key, "cpu")
 
 
 def _column(values: list[float]) -> torch.Tensor:
@@ -185,7 +194,7 @@ def measure_learnability(batch: Batch, constants: Mapping[str, float]) -> Measur
     direct, trajectory, floor = [], [], []
     for e in _experiments(batch):
         a_direct, a_trajectory = e.accuracies()
-        applies = e.task.k >= 3 and near_chance(a_direct, e.budget.evaluation)
+        applies = e.task.k >= 3 and near_chance(a_direct, EVALUATION)
         direct.append(a_direct)
         trajectory.append(a_trajectory)
         floor.append(constants["min_accuracy"] if applies else 0.0)
@@ -205,7 +214,7 @@ def learnability_study(outcome: Outcome) -> dict[str, Any]:
         a_direct, a_trajectory = e.accuracies()
         rows.append([
             params["n"], params["k"], params["seed"], a_direct, a_trajectory,
-            "yes" if near_chance(a_direct, e.budget.evaluation) else "no",
+            "yes" if near_chance(a_direct, EVALUATION) else "no",
         ])  # fmt: skip
         panels.append({
             "title": _label(params),
@@ -383,12 +392,12 @@ def _census_summary(outcome: Outcome) -> str:
     failed = sum(entry["violated"] for entry in instances)
     text = f"The claim fails on {failed} of {len(instances)} instances drawn."
     if instances:
-        budget = BUDGETS[instances[0]["params"]["budget"]]
-        a, t = budget.architecture, budget.training
+        params = instances[0]["params"]
+        a, t = Architecture(width=params["width"]), Training(steps=params["steps"])
         text += (
             f" Each: a {a.layers}-layer, width-{a.width}, {a.heads}-head transformer, AdamW "
             f"{t.learning_rate:g}, batch {t.batch}, {t.steps} steps for each supervision; "
-            f"accuracy on {budget.evaluation} held-out inputs, probe on {budget.probes}."
+            f"accuracy on {EVALUATION} held-out inputs, probe on {PROBES}."
         )
     return text
 
@@ -397,9 +406,9 @@ def _dimension(params: Params) -> int:
     return int(params["n"])
 
 
-def _instances(examples: int, limits: Limits) -> int:
+def _instances(profile: Profile) -> int:
     """A census spends the profile's budget of experiments, whatever its examples."""
-    return budget_for(limits).instances
+    return budget_for(profile).instances
 
 
 def _property(claim: Any, measure: Any, study: Any) -> Property:

@@ -27,16 +27,16 @@ from properties.strategies import (
     vectors,
 )
 from theory import decomposition
-from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property
+from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
 
 # decomposition.interlacing -------------------------------------------------------------
 
 
 @st.composite
-def _subproblem(draw: st.DrawFn, limits: Limits) -> Params:
+def _subproblem(draw: st.DrawFn, profile: Profile) -> Params:
     """A positive definite A (d >= 2) and the mask (0/1 per coordinate) of a proper
     index set S."""
-    params = draw(positive_definite(limits, min_dimension=2))
+    params = draw(positive_definite(profile, min_dimension=2))
     d = len(params["spectrum"])
     chosen = set(draw(index_sets(d, proper=True)))
     params["subset"] = [int(i in chosen) for i in range(d)]
@@ -85,11 +85,11 @@ INTERLACING = Property(
 
 @st.composite
 def _block_problem(
-    draw: st.DrawFn, limits: Limits, *, min_blocks: int = 1, favour_smallest: bool = False
+    draw: st.DrawFn, profile: Profile, *, min_blocks: int = 1, favour_smallest: bool = False
 ) -> Params:
     """A positive definite A, a partition into blocks and a start x_0 (x* = 0)."""
     params = draw(
-        positive_definite(limits, min_dimension=min_blocks, favour_smallest=favour_smallest)
+        positive_definite(profile, min_dimension=min_blocks, favour_smallest=favour_smallest)
     )
     d = len(params["spectrum"])
     params["blocks"] = draw(block_partitions(d, min_blocks=min_blocks))
@@ -104,9 +104,9 @@ MAX_SWEEPS = 8
 
 
 @st.composite
-def _block_descent(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(_block_problem(limits))
-    params["K"] = draw(st.integers(1, min(MAX_SWEEPS, limits.max_steps)))
+def _block_descent(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(_block_problem(profile))
+    params["K"] = draw(st.integers(1, min(MAX_SWEEPS, profile.max_steps)))
     return params
 
 
@@ -139,9 +139,9 @@ BLOCK_DESCENT = Property(
 
 
 @st.composite
-def _block_solve(draw: st.DrawFn, limits: Limits) -> Params:
+def _block_solve(draw: st.DrawFn, profile: Profile) -> Params:
     digits = draw(st.integers(1, 12))  # before the lists whose length depends on d
-    params = draw(_block_problem(limits, min_blocks=2, favour_smallest=True))
+    params = draw(_block_problem(profile, min_blocks=2, favour_smallest=True))
     params["digits"] = digits
     return params
 

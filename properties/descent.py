@@ -33,7 +33,7 @@ from properties.strategies import (
     vectors,
 )
 from theory import descent
-from trajcheck.core import Batch, Limits, Measurement, Params, Property
+from trajcheck.core import Batch, Measurement, Params, Profile, Property
 
 
 def _far_center_rounding(L: torch.Tensor, x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
@@ -66,8 +66,8 @@ def _lemma_step(draw: st.DrawFn, L: float) -> float:
 
 
 @st.composite
-def _quadratic_lemma(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(quadratics(limits))
+def _quadratic_lemma(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(quadratics(profile))
     d = len(params["spectrum"])
     params["center"] = draw(vectors(d))
     params["fstar"] = draw(st.floats(-10.0, 10.0))
@@ -83,8 +83,8 @@ def measure_quadratic_lemma(batch: Batch, constants: Mapping[str, float]) -> Mea
 
 
 @st.composite
-def _cosine_lemma(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(cosine_sums(limits))
+def _cosine_lemma(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(cosine_sums(profile))
     params["x"] = draw(vectors(cosine_dimension(params), bound=4.0))
     params["a"] = _lemma_step(draw, cosine_smoothness(params))
     return params
@@ -96,8 +96,8 @@ def measure_cosine_lemma(batch: Batch, constants: Mapping[str, float]) -> Measur
 
 
 @st.composite
-def _logistic_lemma(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(logistic_regressions(limits, ridge=draw(st.booleans())))
+def _logistic_lemma(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(logistic_regressions(profile, ridge=draw(st.booleans())))
     params["x"] = draw(vectors(features_dimension(params), bound=5.0))
     params["a"] = _lemma_step(draw, logistic_constants(params)[1])
     return params
@@ -111,8 +111,8 @@ def measure_logistic_lemma(batch: Batch, constants: Mapping[str, float]) -> Meas
 
 
 @st.composite
-def _huber_lemma(draw: st.DrawFn, limits: Limits) -> Params:
-    d = draw(dimensions(limits))
+def _huber_lemma(draw: st.DrawFn, profile: Profile) -> Params:
+    d = draw(dimensions(profile))
     L = draw(SMOOTHNESS)
     return {
         "L": L,
@@ -167,32 +167,32 @@ def _contraction(f: StronglyConvexLoss, batch: Batch) -> Measurement:
 
 
 def _injection(
-    draw: st.DrawFn, limits: Limits, params: Params, d: int, bound: float, steps_after: int = 0
+    draw: st.DrawFn, profile: Profile, params: Params, d: int, bound: float, steps_after: int = 0
 ) -> Params:
     """Start x0, error e, K steps and the injection step j, with at least ``steps_after``
     steps left after it: 0 <= j <= K - steps_after."""
     params["x0"] = draw(vectors(d, bound))
     params["error"] = draw(vectors(d, bound))
-    params["K"] = draw(step_counts(limits, min_steps=steps_after))
+    params["K"] = draw(step_counts(profile, min_steps=steps_after))
     params["j"] = draw(st.integers(0, params["K"] - steps_after))
     return params
 
 
 @st.composite
-def _quadratic_contraction(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(quadratics(limits, min_ratio=1e-3))
+def _quadratic_contraction(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(quadratics(profile, min_ratio=1e-3))
     d = len(params["spectrum"])
     params["center"] = draw(vectors(d))
-    params = _injection(draw, limits, params, d, bound=10.0)
+    params = _injection(draw, profile, params, d, bound=10.0)
     mu, L = min(params["spectrum"]), params["spectrum"][0]
     params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
     return params
 
 
 @st.composite
-def _logistic_contraction(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(logistic_regressions(limits, ridge=True))
-    params = _injection(draw, limits, params, features_dimension(params), bound=5.0)
+def _logistic_contraction(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(logistic_regressions(profile, ridge=True))
+    params = _injection(draw, profile, params, features_dimension(params), bound=5.0)
     mu, L = logistic_constants(params)
     params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
     return params
@@ -216,9 +216,9 @@ ERROR_CONTRACTION_LOGISTIC = Property(
 
 
 @st.composite
-def _cosine_injection(draw: st.DrawFn, limits: Limits) -> Params:
-    params = draw(cosine_sums(limits))
-    params = _injection(draw, limits, params, cosine_dimension(params), bound=4.0, steps_after=1)
+def _cosine_injection(draw: st.DrawFn, profile: Profile) -> Params:
+    params = draw(cosine_sums(profile))
+    params = _injection(draw, profile, params, cosine_dimension(params), bound=4.0, steps_after=1)
     params["a"] = draw(up_to_the_boundary()) / cosine_smoothness(params)
     return params
 

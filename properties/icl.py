@@ -21,7 +21,7 @@ from models.lsa import (
 from models.norms import frobenius, norm
 from properties.strategies import step_counts, steps_of, up_to_the_boundary, vectors
 from theory import icl
-from trajcheck.core import Batch, Frontier, Limits, Measurement, Params, Property
+from trajcheck.core import Batch, Frontier, Measurement, Params, Profile, Property
 
 
 def data_curvature(params: Params) -> float:
@@ -31,10 +31,10 @@ def data_curvature(params: Params) -> float:
 
 
 @st.composite
-def regression_in_context(draw: st.DrawFn, limits: Limits, *, max_eta_lmax: float) -> Params:
+def regression_in_context(draw: st.DrawFn, profile: Profile, *, max_eta_lmax: float) -> Params:
     """N context pairs (x_i, y_i), a query x_q, a start W_0, K layers and a step eta with
     eta * lmax(X'X/N) in (0, max_eta_lmax], at its top a third of the time."""
-    d = draw(st.integers(1, limits.max_dimension))
+    d = draw(st.integers(1, profile.max_dimension))
     m = draw(st.integers(1, 2))
     N = draw(st.integers(1, 16))
     params = {
@@ -42,7 +42,7 @@ def regression_in_context(draw: st.DrawFn, limits: Limits, *, max_eta_lmax: floa
         "targets": draw(st.lists(vectors(m, 3.0), min_size=N, max_size=N)),
         "query": draw(vectors(d, 3.0)),
         "W0": draw(st.lists(vectors(d, 3.0), min_size=m, max_size=m)),
-        "K": draw(step_counts(limits, min_steps=1)),
+        "K": draw(step_counts(profile, min_steps=1)),
     }
     lmax = data_curvature(params)
     assume(lmax > 1e-6)  # inputs that are all zero leave no loss to descend
@@ -102,7 +102,7 @@ def measure_lsa_equals_gd(batch: Batch, constants: Mapping[str, float]) -> Measu
 
 LSA_EQUALS_GD = Property(
     icl.LSA_EQUALS_GD,
-    lambda limits: regression_in_context(limits, max_eta_lmax=2.0),
+    lambda profile: regression_in_context(profile, max_eta_lmax=2.0),
     measure_lsa_equals_gd,
     lambda params: len(params["query"]),
     model="linear-self-attention",
@@ -165,7 +165,7 @@ def layer_losses_sketch(batch: Batch) -> dict[str, Any]:
 
 TRAJECTORY_DESCENT = Property(
     icl.TRAJECTORY_DESCENT,
-    lambda limits: regression_in_context(limits, max_eta_lmax=2.0),
+    lambda profile: regression_in_context(profile, max_eta_lmax=2.0),
     measure_layer_descent,
     lambda params: len(params["query"]),
     model="linear-self-attention",
@@ -175,7 +175,7 @@ TRAJECTORY_DESCENT = Property(
 
 TRAJECTORY_DESCENT_ANY_STEP = Property(
     icl.TRAJECTORY_DESCENT_ANY_STEP,
-    lambda limits: regression_in_context(limits, max_eta_lmax=4.0),
+    lambda profile: regression_in_context(profile, max_eta_lmax=4.0),
     measure_layer_descent,
     lambda params: len(params["query"]),
     model="linear-self-attention",
@@ -194,7 +194,7 @@ TRAJECTORY_DESCENT_ANY_STEP = Property(
 
 
 @st.composite
-def _training_run(draw: st.DrawFn, limits: Limits) -> Params:
+def _training_run(draw: st.DrawFn, profile: Profile) -> Params:
     return {
         "d": draw(st.integers(2, 4)),
         "N": draw(st.integers(8, 16)),
@@ -226,6 +226,6 @@ TRAINED_LSA = Property(
     measure_trained_lsa,
     lambda params: params["d"],
     model="trained-layer",
-    max_examples=lambda examples, limits: max(1, examples // 1000),
+    max_examples=lambda profile: max(1, profile.examples // 1000),
     rounding_check=False,
 )

@@ -27,7 +27,7 @@ from properties.strategies import (
     vectors,
 )
 from theory import meta
-from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property
+from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
 
 #: The network's K is capped: each inner step costs a Hessian from torch.func.
 NETWORK_MAX_STEPS = 8
@@ -45,25 +45,25 @@ def _step(draw: st.DrawFn, L: float, max_aL: float) -> float:
 
 
 @st.composite
-def _quadratic_loop(draw: st.DrawFn, limits: Limits, *, min_steps: int = 1) -> Params:
-    params = draw(quadratics(limits))
+def _quadratic_loop(draw: st.DrawFn, profile: Profile, *, min_steps: int = 1) -> Params:
+    params = draw(quadratics(profile))
     params["x0"] = draw(vectors(len(params["spectrum"])))
     params["a"] = _step(draw, params["spectrum"][0], 2.0)
-    params["K"] = draw(st.integers(min_steps, min(MAX_STEPS, limits.max_steps)))
+    params["K"] = draw(st.integers(min_steps, min(MAX_STEPS, profile.max_steps)))
     return params
 
 
 @st.composite
-def _cosine_loop(draw: st.DrawFn, limits: Limits, *, min_steps: int = 1) -> Params:
-    params = draw(cosine_sums(limits))
+def _cosine_loop(draw: st.DrawFn, profile: Profile, *, min_steps: int = 1) -> Params:
+    params = draw(cosine_sums(profile))
     params["x0"] = draw(vectors(cosine_dimension(params), bound=4.0))
     params["a"] = _step(draw, cosine_smoothness(params), 2.0)
-    params["K"] = draw(st.integers(min_steps, min(MAX_STEPS, limits.max_steps)))
+    params["K"] = draw(st.integers(min_steps, min(MAX_STEPS, profile.max_steps)))
     return params
 
 
 @st.composite
-def _network_loop(draw: st.DrawFn, limits: Limits) -> Params:
+def _network_loop(draw: st.DrawFn, profile: Profile) -> Params:
     """A tanh network with p inputs and h hidden units, n samples, theta_0, a and K."""
     p, h, n = draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 6))
     return {
@@ -71,7 +71,7 @@ def _network_loop(draw: st.DrawFn, limits: Limits) -> Params:
         "targets": draw(vectors(n, 2.0)),
         "x0": draw(vectors(parameter_count(p, h), 2.0)),
         "a": draw(step_fractions(1.0)),
-        "K": draw(st.integers(1, min(NETWORK_MAX_STEPS, limits.max_steps))),
+        "K": draw(st.integers(1, min(NETWORK_MAX_STEPS, profile.max_steps))),
     }
 
 
@@ -171,9 +171,9 @@ TRAIN_STREAM, HELD_OUT_STREAM = 0, 1
 
 
 @st.composite
-def _task_distribution(draw: st.DrawFn, limits: Limits) -> Params:
+def _task_distribution(draw: st.DrawFn, profile: Profile) -> Params:
     """A distribution of quadratic tasks, a training draw (seed, count) and the loop."""
-    d = draw(st.integers(1, min(8, limits.max_dimension)))
+    d = draw(st.integers(1, min(8, profile.max_dimension)))
     return {
         "mean": draw(vectors(d)),
         "spread": draw(st.floats(0.1, 10.0)),
@@ -181,7 +181,7 @@ def _task_distribution(draw: st.DrawFn, limits: Limits) -> Params:
         "L": draw(SMOOTHNESS),
         "low": draw(st.floats(0.01, 1.0)),
         "s": draw(step_fractions(0.5)),
-        "K": draw(st.integers(1, min(8, limits.max_steps))),
+        "K": draw(st.integers(1, min(8, profile.max_steps))),
         "tasks": draw(st.integers(2, 32)),
         "seed": draw(st.integers(0, 2**32 - 1)),
     }

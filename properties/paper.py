@@ -20,7 +20,7 @@ from models.one_layer import (
     pseudo_inverse_witness,
 )
 from theory import paper
-from trajcheck.core import Batch, Limits, Measurement, Outcome, Params, Property, to_batch
+from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property, to_batch
 
 #: Largest condition number of E_l drawn: beyond it "full row rank" is a matter of rounding.
 MAX_CONDITION = 1e4
@@ -33,9 +33,9 @@ def _matrix(rows: int, columns: int, seed: int, scale: float = 1.0) -> list[list
 
 
 @st.composite
-def _transformer_and_prompt(draw: st.DrawFn, limits: Limits) -> Params:
+def _transformer_and_prompt(draw: st.DrawFn, profile: Profile) -> Params:
     """A one-layer transformer (d, h), a prompt of n <= d tokens and a token t_0."""
-    d = draw(st.integers(1, min(8, limits.max_dimension)))
+    d = draw(st.integers(1, min(8, profile.max_dimension)))
     n = draw(st.integers(1, d))
     h = draw(st.integers(1, 8))
     seeds = draw(st.lists(st.integers(0, 2**32 - 1), min_size=9, max_size=9))

@@ -25,20 +25,20 @@ from properties.strategies import (
     vectors,
 )
 from theory import smoothing
-from trajcheck.core import Batch, Limits, Measurement, Params, Property, Sweep
+from trajcheck.core import Batch, Measurement, Params, Profile, Property, Sweep
 
 
 def smoothing_instances(
-    limits: Limits, *, max_aL: float, min_steps: int
+    profile: Profile, *, max_aL: float, min_steps: int
 ) -> st.SearchStrategy[Params]:
     """A quadratic, a step a with a*L in (0, max_aL], and a number K of inner steps."""
 
     @st.composite
     def draw_instance(draw: st.DrawFn) -> Params:
-        params = draw(quadratics(limits))
+        params = draw(quadratics(profile))
         aL = draw(step_fractions(max_aL))
         params["a"] = aL / params["spectrum"][0]
-        params["K"] = draw(step_counts(limits, min_steps))
+        params["K"] = draw(step_counts(profile, min_steps))
         return params
 
     return draw_instance()
@@ -49,20 +49,22 @@ def quadratic_sweep(*, max_aL: float, min_steps: int) -> Sweep:
     in [1e-2, 1e2], the other eigenvalues L*r with r uniform in [0, 1], Q Haar (QR of a
     Gaussian, signs fixed), a*L in (0, max_aL] (at max_aL half of the time), K uniform."""
 
-    def draw(count: int, generator: torch.Generator, limits: Limits, device: torch.device) -> Batch:
+    def draw(
+        count: int, generator: torch.Generator, profile: Profile, device: torch.device
+    ) -> Batch:
         g, f64 = generator, torch.float64
 
         def uniform(*shape: int) -> torch.Tensor:
             return torch.rand(*shape, generator=g, device=device, dtype=f64)
 
-        d = int(torch.randint(1, limits.max_dimension + 1, (1,), generator=g, device=device))
+        d = int(torch.randint(1, profile.max_dimension + 1, (1,), generator=g, device=device))
         L = 10 ** (4 * uniform(count) - 2)
         spectrum = torch.cat([L[:, None], L[:, None] * uniform(count, d - 1)], dim=-1)
         gaussian = torch.randn(count, d, d, generator=g, device=device, dtype=f64)
         q, r = torch.linalg.qr(gaussian)
         rotation = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
         aL = torch.where(uniform(count) < 0.5, max_aL, max_aL * (1 - uniform(count)))
-        K = torch.randint(min_steps, limits.max_steps + 1, (count,), generator=g, device=device)
+        K = torch.randint(min_steps, profile.max_steps + 1, (count,), generator=g, device=device)
         return {"spectrum": spectrum, "rotation": rotation, "a": aL / L, "K": K}
 
     return draw
@@ -121,7 +123,7 @@ def measure_below_smoothness(batch: Batch, constants: Mapping[str, float]) -> Me
 
 QUADRATIC = Property(
     claim=smoothing.QUADRATIC,
-    instances=lambda limits: smoothing_instances(limits, max_aL=2.0, min_steps=0),
+    instances=lambda profile: smoothing_instances(profile, max_aL=2.0, min_steps=0),
     measure=measure_monotone,
     dimension=dimension_of,
     model="quadratic",
@@ -132,7 +134,7 @@ QUADRATIC = Property(
 
 QUADRATIC_RATE = Property(
     claim=smoothing.QUADRATIC_RATE,
-    instances=lambda limits: smoothing_instances(limits, max_aL=1.0, min_steps=1),
+    instances=lambda profile: smoothing_instances(profile, max_aL=1.0, min_steps=1),
     measure=measure_rate,
     dimension=dimension_of,
     model="quadratic",
@@ -143,7 +145,7 @@ QUADRATIC_RATE = Property(
 
 ANY_STEP = Property(
     claim=smoothing.ANY_STEP,
-    instances=lambda limits: smoothing_instances(limits, max_aL=4.0, min_steps=1),
+    instances=lambda profile: smoothing_instances(profile, max_aL=4.0, min_steps=1),
     measure=measure_below_smoothness,
     dimension=dimension_of,
     model="quadratic",
@@ -155,9 +157,9 @@ ANY_STEP = Property(
 
 
 @st.composite
-def _cosine_one_step(draw: st.DrawFn, limits: Limits) -> Params:
+def _cosine_one_step(draw: st.DrawFn, profile: Profile) -> Params:
     """A cosine sum, a point x and a step a = s/L with s in (0, 1]."""
-    params = draw(cosine_sums(limits))
+    params = draw(cosine_sums(profile))
     params["x"] = draw(vectors(cosine_dimension(params), bound=4.0))
     params["a"] = draw(up_to_the_boundary()) / cosine_smoothness(params)
     return params

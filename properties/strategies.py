@@ -17,20 +17,20 @@ from hypothesis import strategies as st
 from models.blocks import block_labels
 from models.logistic import spanning_anchors
 from models.norms import norm
-from trajcheck.core import Frontier, Limits, Params
+from trajcheck.core import Frontier, Params, Profile
 
 #: Range of the top eigenvalue L: wide enough that scale-dependence would show.
 SMOOTHNESS = st.floats(min_value=1e-2, max_value=1e2)
 
 
-def dimensions(limits: Limits) -> st.SearchStrategy[int]:
+def dimensions(profile: Profile) -> st.SearchStrategy[int]:
     """Dimension d; drawn first so that a counterexample shrinks toward d = 1."""
-    return st.integers(min_value=1, max_value=limits.max_dimension)
+    return st.integers(min_value=1, max_value=profile.max_dimension)
 
 
-def step_counts(limits: Limits, min_steps: int = 0) -> st.SearchStrategy[int]:
+def step_counts(profile: Profile, min_steps: int = 0) -> st.SearchStrategy[int]:
     """Number K of inner (trajectory) steps."""
-    return st.integers(min_value=min_steps, max_value=limits.max_steps)
+    return st.integers(min_value=min_steps, max_value=profile.max_steps)
 
 
 def unit_interval(*, exclude_min: bool = False, exclude_max: bool = False) -> Any:
@@ -85,9 +85,9 @@ def vectors(d: int, bound: float = 10.0) -> st.SearchStrategy[list[float]]:
 
 
 @st.composite
-def quadratics(draw: st.DrawFn, limits: Limits, *, min_ratio: float = 0.0) -> Params:
+def quadratics(draw: st.DrawFn, profile: Profile, *, min_ratio: float = 0.0) -> Params:
     """A quadratic's A = Q diag(spectrum) Q': keys ``spectrum`` and ``rotation``."""
-    d = draw(dimensions(limits))
+    d = draw(dimensions(profile))
     return {
         "spectrum": draw(spectra(d, min_ratio=min_ratio)),
         "rotation": draw(rotations(d)),
@@ -121,7 +121,7 @@ def unit_vector(d: int, seed: int) -> list[float]:
 
 
 @st.composite
-def cosine_sums(draw: st.DrawFn, limits: Limits, max_terms: int = 4) -> Params:
+def cosine_sums(draw: st.DrawFn, profile: Profile, max_terms: int = 4) -> Params:
     """f(x) = sum_j c_j cos(w_j'x + b_j): keys ``coef``, ``freq``, ``phase``.
 
     |c_j| in [0.1, 2] and ||w_j|| in [0.1, 3], so that L > 0; each w_j is a length times
@@ -129,7 +129,7 @@ def cosine_sums(draw: st.DrawFn, limits: Limits, max_terms: int = 4) -> Params:
     Half the draws have one dimension and half one term: L = sum |c_j| ||w_j||^2 bounds
     the curvature exactly only for one term in one dimension, and grows looser with more.
     """
-    d = draw(st.one_of(st.just(1), dimensions(limits)))
+    d = draw(st.one_of(st.just(1), dimensions(profile)))
     m = draw(st.one_of(st.just(1), st.integers(1, max_terms)))
     # Always max_terms terms drawn, the first m kept: with lists of length m, Hypothesis's
     # target phase, changing m, shifted every later draw and overran its buffer; on
@@ -160,14 +160,14 @@ def cosine_dimension(params: Params) -> int:
 
 
 @st.composite
-def logistic_regressions(draw: st.DrawFn, limits: Limits, *, ridge: bool) -> Params:
+def logistic_regressions(draw: st.DrawFn, profile: Profile, *, ridge: bool) -> Params:
     """Logistic regression data: keys ``features`` (n + d + 1 rows), ``labels``, ``ridge``.
 
     1-12 drawn samples in [-3, 3]^d with labels +-1, then the d + 1 anchor points of
     ``models.logistic.spanning_anchors`` (label +1), so that a minimizer exists even
     with ridge = 0. With ``ridge``, a ridge term in [1e-3, 1] makes f strongly convex.
     """
-    d = draw(dimensions(limits))
+    d = draw(dimensions(profile))
     n = draw(st.integers(1, 12))
     samples = draw(st.lists(vectors(d, 3.0), min_size=n, max_size=n))
     labels = draw(st.lists(st.sampled_from([1.0, -1.0]), min_size=n, max_size=n))
@@ -191,7 +191,7 @@ def features_dimension(params: Params) -> int:
 
 @st.composite
 def positive_definite(
-    draw: st.DrawFn, limits: Limits, *, min_dimension: int = 1, favour_smallest: bool = False
+    draw: st.DrawFn, profile: Profile, *, min_dimension: int = 1, favour_smallest: bool = False
 ) -> Params:
     """A positive definite A = Q diag(spectrum) Q' (ratios in [1e-3, 1], so cond <= 1e3);
     half of the time Q = I, where coordinate subsets isolate eigenvectors.
@@ -200,7 +200,7 @@ def positive_definite(
     common in every dimension, the first one found is then often already of the smallest,
     which the shrinker, stepping down one choice at a time, does not always reach.
     """
-    dimensions_ = st.integers(min_dimension, max(min_dimension, limits.max_dimension))
+    dimensions_ = st.integers(min_dimension, max(min_dimension, profile.max_dimension))
     if favour_smallest:
         dimensions_ = st.one_of(st.just(min_dimension), dimensions_)
     d = draw(dimensions_)

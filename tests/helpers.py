@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import torch
 from hypothesis import strategies as st
 
-from trajcheck.core import Batch, Claim, Limits, Measurement, Params, Property
+from trajcheck.core import Batch, Claim, Measurement, Params, Profile, Property
 
 
 def toy_claim(cid: str = "toy.square", **overrides: object) -> Claim:
@@ -28,7 +28,7 @@ def toy_claim(cid: str = "toy.square", **overrides: object) -> Claim:
     return Claim(**fields)  # type: ignore[arg-type]
 
 
-def toy_instances(limits: Limits) -> st.SearchStrategy[Params]:
+def toy_instances(profile: Profile) -> st.SearchStrategy[Params]:
     return st.fixed_dictionaries({"x": st.floats(-1.0, 1.0)})
 
 

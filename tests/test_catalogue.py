@@ -47,15 +47,19 @@ def expected_examples(entry, profile) -> int:  # type: ignore[no-untyped-def]
     run) and says how many it gets."""
     share = -(-profile.examples // len(entry.props))
     return sum(
-        min(share, p.max_examples(profile.examples, profile.limits)) if p.max_examples else share
+        min(share, p.max_examples(profile)) if p.max_examples else share
         for p in entry.props
     ) if any(p.max_examples for p in entry.props) else profile.examples  # fmt: skip
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.claim.id)
-def test_claim_verdict_is_as_expected(entry, trajcheck_profile, trajcheck_device) -> None:
+def test_claim_verdict_is_as_expected(
+    entry, trajcheck_profile, trajcheck_device, trajcheck_session
+) -> None:
     claim = entry.claim
-    outcome = search_models(entry.props, None, trajcheck_profile, trajcheck_device)
+    outcome = search_models(
+        entry.props, None, trajcheck_profile, trajcheck_device, session=trajcheck_session
+    )
     assert outcome.error is None, outcome.error
     if claim.expected == "holds":
         assert outcome.verdict == "holds", outcome.counterexample
@@ -69,8 +73,12 @@ def test_claim_verdict_is_as_expected(entry, trajcheck_profile, trajcheck_device
 @pytest.mark.parametrize(
     ("entry", "mutant"), MUTANTS, ids=lambda x: getattr(x, "name", None) or x.claim.id
 )
-def test_mutant_is_refuted_by_the_search(entry, mutant, trajcheck_profile, trajcheck_device):
-    outcome = search_models(entry.props, mutant, trajcheck_profile, trajcheck_device)
+def test_mutant_is_refuted_by_the_search(
+    entry, mutant, trajcheck_profile, trajcheck_device, trajcheck_session
+):
+    outcome = search_models(
+        entry.props, mutant, trajcheck_profile, trajcheck_device, session=trajcheck_session
+    )
     assert outcome.verdict == "fails", (
         f"{entry.claim.mutant_id(mutant)} survived {outcome.examples} examples"
     )

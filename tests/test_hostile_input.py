@@ -19,8 +19,8 @@ import torch
 
 from trajcheck.cli import main
 from trajcheck.discovery import discover
+from trajcheck.modes.sweep import sweep
 from trajcheck.profiles import get_profile
-from trajcheck.sweep import sweep
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def measure(batch, constants):
     return Measurement(lhs=x, rhs=x - 1)
 
 
-PROP = Property(CLAIM, lambda limits: st.fixed_dictionaries({"x": st.floats(0, 1)}),
+PROP = Property(CLAIM, lambda profile: st.fixed_dictionaries({"x": st.floats(0, 1)}),
                 measure, lambda params: 1)
 """
 

@@ -18,9 +18,9 @@ from models.blocks import (
 from properties import builders
 from properties.strategies import block_partitions, positive_definite, vectors
 from theory import decomposition
-from trajcheck.core import Limits, to_batch
+from trajcheck.core import Profile, to_batch
 
-LIMITS = Limits(max_dimension=6, max_steps=4)
+LIMITS = Profile(max_dimension=6, max_steps=4)
 CPU = torch.device("cpu")
 
 

@@ -15,10 +15,10 @@ from models.huber import RadialHuber
 from models.inner_loop import unroll
 from models.logistic import Logistic, solve_with_cvxpy, spanning_anchors
 from properties.strategies import logistic_regressions, vectors
-from trajcheck.core import Limits
+from trajcheck.core import Profile
 
 F64 = torch.float64
-SMALL = Limits(max_dimension=4, max_steps=4)
+SMALL = Profile(max_dimension=4, max_steps=4)
 
 
 def _logistic(params: dict) -> Logistic:

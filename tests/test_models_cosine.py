@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from models.cosine import CosineSum
 from properties.strategies import cosine_sums, vectors
-from trajcheck.core import Limits
+from trajcheck.core import Profile
 
-SMALL = Limits(max_dimension=4, max_steps=1)
+SMALL = Profile(max_dimension=4, max_steps=1)
 F64 = torch.float64
 
 

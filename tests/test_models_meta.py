@@ -15,9 +15,9 @@ from models.mlp import MLPRegression, parameter_count, regression_loss
 from properties import builders
 from properties.meta import _task_distribution, held_out_comparison
 from properties.strategies import quadratics, vectors
-from trajcheck.core import Limits, to_batch
+from trajcheck.core import Profile, to_batch
 
-LIMITS = Limits(max_dimension=6, max_steps=6)
+LIMITS = Profile(max_dimension=6, max_steps=6)
 CPU = torch.device("cpu")
 
 

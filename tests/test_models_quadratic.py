@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from models.quadratic import Quadratic, batched_power, lmax
 from properties.strategies import haar_rotation, quadratics
-from trajcheck.core import Limits
+from trajcheck.core import Profile
 
-SMALL = Limits(max_dimension=4, max_steps=4)
+SMALL = Profile(max_dimension=4, max_steps=4)
 
 
 def _model(params: dict, center=None) -> Quadratic:

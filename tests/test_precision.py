@@ -16,13 +16,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 from tests.helpers import toy_claim, toy_instances
-from trajcheck.core import Limits, Property, to_batch
+from trajcheck.core import Profile, Property, to_batch
 from trajcheck.discovery import discover
 from trajcheck.evaluation import DTYPE, MeasureError, check, measure_batch
 
 CATALOGUE = discover()
 CPU = torch.device("cpu")
-LIMITS = Limits(max_dimension=4, max_steps=6, profile="ci")
+LIMITS = Profile("ci", max_dimension=4, max_steps=6)
 #: Every property but those whose instances are training runs (a census, or a property
 #: that opts out of the rounding check for that reason): seconds each, trained in float32
 #: on purpose, and checked by their own reproducibility tests.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -10,6 +13,7 @@ import torch
 from tests.helpers import nan_measure, raising_measure, toy_claim, toy_property
 from trajcheck.core import Measurement, Mutant, Property
 from trajcheck.evaluation import evaluate, margins
+from trajcheck.modes.census import census_seed
 from trajcheck.profiles import get_profile
 from trajcheck.runner import run_claim, search, search_models
 from trajcheck.tracking import margin_histogram
@@ -136,7 +140,7 @@ def _census_property(cid: str, measured: list[float]) -> Property:
     claim = toy_claim(cid, kind="conjecture", expected="open")
     return Property(
         claim, toy_property().instances, measure, lambda params: 1, census=True,
-        max_examples=lambda examples, limits: 20,
+        max_examples=lambda profile: 20,
     )  # fmt: skip
 
 
@@ -155,9 +159,29 @@ def test_a_census_counts_every_instance_and_shrinks_none() -> None:
     assert "census" in found.found_by
 
 
-def test_the_claims_of_a_family_draw_the_same_census() -> None:
+def test_the_claims_of_a_family_draw_the_same_census_in_one_run() -> None:
     first: list[float] = []
     second: list[float] = []
-    search_models([_census_property("toy.census_a", first)], None, CI, CPU)
-    search_models([_census_property("toy.census_b", second)], None, CI, CPU)
+    other_run: list[float] = []
+    search_models([_census_property("toy.census_a", first)], None, CI, CPU, session=7)
+    search_models([_census_property("toy.census_b", second)], None, CI, CPU, session=7)
+    search_models([_census_property("toy.census_c", other_run)], None, CI, CPU, session=8)
     assert first == second and len(first) > 1
+    assert other_run != first
+
+
+def test_a_census_seed_is_the_same_in_every_process_of_a_run() -> None:
+    """The seed comes from the family and the run's key, not from a process's state (its
+    hash seed included): the claims of a family that pytest-xdist sends to different
+    workers draw the same experiments."""
+    code = "from trajcheck.modes.census import census_seed; print(census_seed('cot', None, 7))"
+    seen = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        ).stdout.strip()
+        for hash_seed in ("1", "2")
+    }  # fmt: skip
+    assert seen == {str(census_seed("cot", None, 7))}
+    assert census_seed("cot", 5, 7) == 5  # a seeded run's census draws with its seed
+    assert census_seed("cot", None, 7) != census_seed("icl", None, 7)

@@ -9,11 +9,11 @@ from collections.abc import Mapping
 import torch
 
 from tests.helpers import toy_claim, toy_instances
-from trajcheck.core import Batch, Limits, Measurement, Property
+from trajcheck.core import Batch, Measurement, Profile, Property
 from trajcheck.discovery import discover
+from trajcheck.modes.sweep import sweep
 from trajcheck.profiles import get_profile
 from trajcheck.runner import run_claim, search_models
-from trajcheck.sweep import sweep
 
 CATALOGUE = discover()
 CPU = torch.device("cpu")
@@ -55,7 +55,7 @@ def _threshold(batch: Batch, constants: Mapping[str, float]) -> Measurement:
     return Measurement(lhs=x, rhs=torch.full_like(x, 1.5))
 
 
-def _wide_sweep(count: int, generator: torch.Generator, limits: Limits, device) -> Batch:  # type: ignore[no-untyped-def]
+def _wide_sweep(count: int, generator: torch.Generator, profile: Profile, device) -> Batch:  # type: ignore[no-untyped-def]
     return {"x": 2 * torch.rand(count, generator=generator, dtype=torch.float64, device=device)}
 
 
@@ -71,7 +71,7 @@ def test_a_violation_only_the_sweep_reaches_is_reported_as_unshrunk() -> None:
 
 
 def test_a_non_finite_side_in_the_sweep_is_an_error() -> None:
-    def nan_sweep(count, generator, limits, device):  # type: ignore[no-untyped-def]
+    def nan_sweep(count, generator, profile, device):  # type: ignore[no-untyped-def]
         return {"x": torch.full((count,), float("nan"), dtype=torch.float64)}
 
     prop = Property(toy_claim(), toy_instances, _threshold, lambda p: 1, sweep=nan_sweep)

@@ -12,18 +12,18 @@ import torch
 from hypothesis import strategies as st
 
 from tests.helpers import toy_claim, toy_instances
-from trajcheck.core import Batch, Limits, Measurement, Mutant, Params, Property
+from trajcheck.core import Batch, Measurement, Mutant, Params, Profile, Property
 from trajcheck.discovery import discover
 from trajcheck.evaluation import evaluate
+from trajcheck.modes.sweep import sweep
 from trajcheck.profiles import get_profile
 from trajcheck.runner import search, search_models
-from trajcheck.sweep import sweep
 
 CPU = torch.device("cpu")
 CI = get_profile("ci")
 
 
-def _uniform(count: int, generator: torch.Generator, limits: Limits, device) -> Batch:  # type: ignore[no-untyped-def]
+def _uniform(count: int, generator: torch.Generator, profile: Profile, device) -> Batch:  # type: ignore[no-untyped-def]
     return {"x": torch.rand(count, generator=generator, dtype=torch.float64, device=device)}
 
 
@@ -194,7 +194,7 @@ def test_an_identity_reports_its_measured_worst_difference() -> None:
     """It agrees to about 1e-16 of its terms; relative to |x| (tiny x) the differences
     are anything, and the tracker used to keep those just above -rtol: -9.99e-13."""
 
-    def tiny(limits: Limits) -> st.SearchStrategy[Params]:
+    def tiny(profile: Profile) -> st.SearchStrategy[Params]:
         return st.fixed_dictionaries({"x": st.floats(-1.0, 1.0) | st.floats(-1e-9, 1e-9)})
 
     claim = toy_claim(kind="identity")
@@ -211,8 +211,8 @@ def test_an_outcome_states_the_domain_it_searched() -> None:
     entry = discover().entries["smoothing.quadratic_rate"]
     outcome = search_models(entry.props, None, CI, CPU, seed=1)
     domain = outcome.domain
-    assert 1 <= domain["dimension"][0] <= domain["dimension"][1] <= CI.limits.max_dimension
-    assert 1 <= domain["steps"][0] <= domain["steps"][1] <= CI.limits.max_steps
+    assert 1 <= domain["dimension"][0] <= domain["dimension"][1] <= CI.max_dimension
+    assert 1 <= domain["steps"][0] <= domain["steps"][1] <= CI.max_steps
     assert 0 < domain["a*L"][0] <= domain["a*L"][1] <= 1.0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -304,13 +305,16 @@ def _search(
     searches = sum(1 + len(e.claim.mutants) for e in entries)
     display, advance, count, finished = _progress(searches)
     results: list[Result] = []
+    # the run's key for the draws its searches share (a family's census), when unseeded
+    session = random.SystemRandom().randrange(2**32)
     started = time.perf_counter()
     with display:
         for entry in entries:
             checkpoint()
             result = run_claim(
-                entry.props, entry.origin_by_model, profile, device, seed, advance, count
-            )
+                entry.props, entry.origin_by_model, profile, device, seed, advance, count,
+                session,
+            )  # fmt: skip
             results.append(result)
             finished(result)
     checkpoint()

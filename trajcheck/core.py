@@ -50,13 +50,25 @@ Batch = dict[str, "torch.Tensor"]
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Size limits a profile puts on the instances a strategy draws."""
+class Profile:
+    """What a run spends, handed whole to the catalogue: the number of examples and the
+    size of the instances its strategies and sweeps draw.
 
-    max_dimension: int
-    max_steps: int
-    #: the profile's name, for models whose budget is not a size (a training run's steps)
-    profile: str = ""
+    A family whose budget is not a size (a training run's steps, the width of a network)
+    reads it from the profile (by ``name``, or from the sizes) and writes the numbers it
+    chose into each instance, so that an instance says by itself how it was built.
+    """
+
+    name: str = "custom"
+    #: examples per claim: a true theorem must survive this many
+    examples: int = 300
+    #: examples per mutant: each must be refuted within this many
+    mutant_examples: int = 300
+    max_dimension: int = 8
+    max_steps: int = 16
+    #: instances per claim for the batched sweep, where a model has one (0: none)
+    sweep: int = 0
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,9 +178,9 @@ Certify = Callable[["Outcome"], dict[str, Any]]
 Study = Callable[["Outcome"], dict[str, Any]]
 
 #: Draws ``count`` instances at once as a batch, with torch's generator, on a device,
-#: within the profile's limits: the batched sweep (much faster than one instance per
+#: within the profile's sizes: the batched sweep (much faster than one instance per
 #: Hypothesis example, and no substitute for it: it does not shrink).
-Sweep = Callable[[int, "torch.Generator", Limits, "torch.device"], Batch]
+Sweep = Callable[[int, "torch.Generator", Profile, "torch.device"], Batch]
 
 #: Given one instance as a batch of one on the CPU, the figure the report draws of it,
 #: fitted to the family: {"title", "caption", "figure"} (figure as in a Study).
@@ -185,7 +197,7 @@ class Property:
     """
 
     claim: Claim
-    instances: Callable[[Limits], SearchStrategy[Params]]
+    instances: Callable[[Profile], SearchStrategy[Params]]
     measure: Measure
     dimension: Callable[[Params], int]
     model: str = "instances"
@@ -193,10 +205,9 @@ class Property:
     certificate: Certify | None = None
     study: Study | None = None
     sketch: Sketch | None = None
-    #: For a model that costs seconds an example (a training run): the examples it gets,
-    #: given the profile's number of examples per claim and its limits, instead of its
-    #: share of them.
-    max_examples: Callable[[int, Limits], int] | None = None
+    #: For a model that costs seconds an example (a training run): the examples it gets
+    #: under a profile, instead of its share of the profile's examples.
+    max_examples: Callable[[Profile], int] | None = None
     sweep: Sweep | None = None
     #: The number of inner steps K of an instance, where it has one: with ``dimension``,
     #: the coordinates of the searched domain that results.json reports, and what replay
@@ -377,20 +388,15 @@ class Result:
         }
 
 
-def to_batch(
-    params: Params, device: torch.device, dtype: torch.dtype | None = None
-) -> dict[str, Any]:
-    """JSON parameters -> tensors with a batch dimension of one (ints stay integers,
-    strings become a list of one), float64 unless ``dtype`` says otherwise. torch loads
-    here, not with the core."""
+def to_batch(params: Params, device: torch.device, dtype: torch.dtype | None = None) -> Batch:
+    """JSON parameters -> tensors with a batch dimension of one: integers as int64, every
+    other number in float64 unless ``dtype`` says otherwise. torch loads here, not with
+    the core."""
     import torch
 
     real = torch.float64 if dtype is None else dtype
-    batch: dict[str, Any] = {}
+    batch: Batch = {}
     for key, value in params.items():
-        if isinstance(value, str):  # a name (a budget's): a batch of one is a list of one
-            batch[key] = [value]
-            continue
         is_int = isinstance(value, int) and not isinstance(value, bool)
         tensor = torch.tensor(value, dtype=torch.int64 if is_int else real, device=device)
         batch[key] = tensor.unsqueeze(0)

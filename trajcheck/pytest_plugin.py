@@ -7,7 +7,9 @@ touches Hypothesis's own settings profiles, so $CI still selects Hypothesis's ``
 
 from __future__ import annotations
 
+import hashlib
 import os
+import uuid
 
 import pytest
 import torch
@@ -43,6 +45,16 @@ def trajcheck_device(request: pytest.FixtureRequest) -> torch.device:
         return resolve_device(request.config.getoption("--trajcheck-device"))
     except DeviceUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def trajcheck_session(request: pytest.FixtureRequest) -> int:
+    """The test session's key for the draws its searches share (a family's census,
+    ``trajcheck.modes.census``): the same in every pytest-xdist worker of the session,
+    which hands its workers one test-run id."""
+    worker = getattr(request.config, "workerinput", None)
+    run_id = worker["testrunuid"] if worker else uuid.uuid4().hex
+    return int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:4], "little")
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -4,7 +4,7 @@ A counterexample file is data from wherever it came from, so replay treats it as
 it is checked against its schema, its claim is looked up only among the installed
 claims and the ``--module`` files named on replay's own command line (the file's
 ``origin`` is shown, never imported), and its instance must lie within the largest
-profile's limits before it is measured (a K of 10^9 would run for days).
+profile's profile before it is measured (a K of 10^9 would run for days).
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def read_counterexample(path: Path) -> dict[str, Any]:
 
 def check_size(prop: Property, params: Params, where: str) -> None:
     """Refuse an instance larger than the largest profile draws (dimension, steps)."""
-    largest_dimension = max(p.limits.max_dimension for p in PROFILES.values())
-    largest_steps = max(p.limits.max_steps for p in PROFILES.values())
+    largest_dimension = max(p.max_dimension for p in PROFILES.values())
+    largest_steps = max(p.max_steps for p in PROFILES.values())
     try:
         dimension = int(prop.dimension(params))
         steps = int(prop.steps(params)) if prop.steps is not None else 0

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import torch
 
-from trajcheck.core import Counterexample, Mutant, Outcome, Params, Property
+from trajcheck.core import Counterexample, Mutant, Outcome, Params, Profile, Property
 from trajcheck.evaluation import (
     SUBNORMAL_SIDE,
     BatchMargins,
@@ -28,7 +28,6 @@ from trajcheck.evaluation import (
     measure_batch,
 )
 from trajcheck.interrupts import checkpoint
-from trajcheck.profiles import Profile
 from trajcheck.tracking import Domain, MarginHistogram, merge_domains, merge_histograms
 
 BATCH = 4096
@@ -105,7 +104,7 @@ def sweep(
     while done < count and violation is None:
         checkpoint()
         size = min(BATCH, count - done)
-        batch = prop.sweep(size, generator, profile.limits, device)
+        batch = prop.sweep(size, generator, profile, device)
         try:
             measured = measure_batch(prop, batch, constants, size)
         except MeasureError as broken:
