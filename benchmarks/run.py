@@ -32,8 +32,8 @@ import torch
 
 from models.decoder import Architecture, Training, train, training_loss
 from models.parity import MARKER, VOCABULARY, ParityTask
+from properties import pep
 from theory import convergence
-from trajcheck.certificates import gradient_descent_worst_case
 from trajcheck.curvature import dense_hessian, lanczos_top_eigenvalue, math_attention
 from trajcheck.discovery import discover
 from trajcheck.modes.sweep import sweep
@@ -182,7 +182,7 @@ def certificate_against_closed_form() -> pd.DataFrame:
     rows = []
     for L, K in ((1.0, 1), (1.0, 10), (10.9, 14), (84.0, 32)):
         started = time.perf_counter()
-        value = gradient_descent_worst_case(L, 1 / L, K)
+        value = pep.gradient_descent_convex(L, K).value
         seconds = time.perf_counter() - started
         closed = float(convergence.convex_gd_bound(L, 1.0, K))
         rows.append(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import torch
 from hypothesis import strategies as st
 
 from models.inner_loop import unroll
 from models.norms import norm
-from properties import builders
+from properties import builders, pep
 from properties.sketches import convergence_sketch
 from properties.strategies import (
     SMOOTHNESS,
@@ -26,7 +25,16 @@ from properties.strategies import (
     vectors,
 )
 from theory import convergence, descent
-from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
+from trajcheck.core import (
+    Batch,
+    Certificate,
+    Measurement,
+    Outcome,
+    Params,
+    Profile,
+    Property,
+    to_batch,
+)
 
 # convergence.convex_gd ---------------------------------------------------------------
 
@@ -93,27 +101,47 @@ def measure_convex_logistic(batch: Batch, constants: Mapping[str, float]) -> Mea
     )
 
 
-def certify_convex_gd(outcome: Outcome) -> dict[str, Any]:
+def certify_convex_gd(outcome: Outcome) -> Certificate:
     """The PEP worst case of K steps of size 1/L on L-smooth convex functions, at the L and
-    K of the Huber instance the search found tightest, beside L/(4K+2) (R = 1)."""
-    # PEPit and cvxpy load only when a certificate is computed, not with the catalogue
-    from trajcheck.certificates import METHOD, gradient_descent_worst_case
-
+    K of the Huber instance the search found tightest, beside L R^2/(4K+2) (R = 1); drawn
+    step by step beside that instance's own trajectory."""
     huber = dict(outcome.models).get("huber")
     params = huber.worst_params if huber is not None else None
     L, K = (params["L"], params["K"]) if params else (1.0, 1)
-    value = gradient_descent_worst_case(L, 1 / L, K)
-    theoretical = float(convergence.convex_gd_bound(L, 1.0, K))
-    return {
-        "method": METHOD,
-        "model": "huber",
-        "L": L,
-        "K": K,
-        "value": value,
-        "theoretical": theoretical,
-        "relative_gap": abs(value - theoretical) / theoretical,
-        "observed_worst_ratio": huber.worst_notes.get("ratio") if huber else None,
-    }
+    worst = pep.gradient_descent_convex(L, K)
+    tightest = None
+    if params is not None:  # its gap f(x_k) - f* over L R^2, k = 0..K
+        batch = to_batch(params, torch.device("cpu"))
+        f, x = builders.radial_huber(batch), batch["x0"]
+        scale = float(f.smoothness[0]) * float((x * x).sum())
+        tightest = []
+        for _ in range(K + 1):
+            tightest.append(float(f.value(x)[0] - f.fstar[0]) / scale)
+            x = f.inner_step(x, batch["a"])
+    normalized = [v / L for v in worst.trajectory]
+    bound = [None, *(float(convergence.convex_gd_bound(1.0, 1.0, k)) for k in range(1, K + 1))]
+    return Certificate(
+        title="worst case of gradient descent, step 1/L, on smooth convex functions",
+        method=pep.method(),
+        value=worst.value,
+        theoretical=worst.theoretical,
+        parameters={"L": L, "K": K, "R": 1.0},
+        observed={"worst ratio (f(x_K) - f*) / bound": huber.worst_notes.get("ratio")}
+        if huber
+        else {},
+        model="huber",
+        figure=pep.trajectory_figure(
+            "(f(x_k) - f*) / (L R^2)",
+            normalized,
+            tightest,
+            bound,
+            "1/(4k+2), the bound after k steps",
+        ),
+        caption=(
+            "The SDP's worst-case function, step by step, beside the Huber instance the "
+            "search found tightest (same L and K) and L R^2/(4k+2); all over L R^2."
+        ),
+    )
 
 
 CONVEX_GD_HUBER = Property(

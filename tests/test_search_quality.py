@@ -60,15 +60,6 @@ def test_nonquadratic_is_refuted_in_one_dimension_at_the_step_boundary(
     assert found.notes["lmax/L"] > 1 and 0 < outcome.frontier["boundary"] <= 1
 
 
-@pytest.mark.parametrize(("L", "K"), [(1.0, 1), (84.0, 10), (10.9, 14), (0.01, 32)])
-def test_pep_certificate_matches_drori_teboulle(L: float, K: int) -> None:
-    """The PEPit worst case of K steps of 1/L equals L/(4K+2) to 1e-6, at any scale of L."""
-    from trajcheck.certificates import gradient_descent_worst_case
-
-    value = gradient_descent_worst_case(L, 1 / L, K)
-    assert value == pytest.approx(L / (4 * K + 2), rel=1e-6)
-
-
 def test_cheaper_is_refuted_by_two_coupled_coordinates_and_mapped(
     trajcheck_profile, trajcheck_device
 ) -> None:

@@ -167,8 +167,50 @@ class Frontier:
     report: Callable[[Params, float], float]
 
 
-#: Given the claim's whole outcome (worst instance, notes), a certificate record.
-Certify = Callable[["Outcome"], dict[str, Any]]
+@dataclass(frozen=True)
+class Certificate:
+    """A bound certified by a numerical method, beside the closed form it certifies.
+
+    ``value`` is what the method certifies (a performance-estimation SDP's worst case),
+    ``theoretical`` the claim's closed form at the same ``parameters`` (L, mu, a, K, ...);
+    ``observed`` what the search saw there (its tightest ratio); ``figure`` optional
+    worst-case data to draw (figure JSON, as in a Study: the worst-case trajectory, the
+    worst function's values). The reports draw every certificate the same way, whatever
+    claim it is for.
+    """
+
+    title: str
+    method: str
+    value: float
+    theoretical: float
+    parameters: Mapping[str, float]
+    observed: Mapping[str, float | None] = field(default_factory=dict)
+    model: str = ""
+    figure: dict[str, Any] | None = None
+    caption: str = ""
+
+    @property
+    def relative_gap(self) -> float:
+        """|value - theoretical| / |theoretical| (the absolute gap when theoretical is 0)."""
+        return abs(self.value - self.theoretical) / (abs(self.theoretical) or 1.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "method": self.method,
+            "model": self.model,
+            "parameters": dict(self.parameters),
+            "value": self.value,
+            "theoretical": self.theoretical,
+            "relative_gap": self.relative_gap,
+            "observed": dict(self.observed),
+            "figure": self.figure,
+            "caption": self.caption,
+        }
+
+
+#: Given the claim's whole outcome (each model's worst instance and notes), a certificate.
+Certify = Callable[["Outcome"], Certificate]
 
 #: Given the claim's whole outcome, a study: what a verdict alone does not say (where a
 #: claim holds, by how much), as JSON: {"title", "summary", "table": {"columns", "rows"},
@@ -331,7 +373,7 @@ class Result:
     outcome: Outcome
     mutants: list[MutantResult]
     origins: dict[str, str]  # model -> where its property was found
-    certificate: dict[str, Any] | None = None
+    certificates: list[dict[str, Any]] = field(default_factory=list)
     study: dict[str, Any] | None = None
 
     @property
@@ -380,7 +422,9 @@ class Result:
             "seconds": o.seconds,
             "error": o.error,
             "counterexample": o.counterexample.to_json() if o.counterexample else None,
-            "certificate": self.certificate,
+            # the first certificate, as before 0.2 (field kept); every one in "certificates"
+            "certificate": self.certificates[0] if self.certificates else None,
+            "certificates": self.certificates,
             "study": self.study,
             "mutants": [m.to_json() for m in self.mutants],
             "origin": next(iter(self.origins.values()), ""),

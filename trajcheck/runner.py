@@ -137,12 +137,12 @@ def locate_frontier(
     }
 
 
-def _attach(
-    prop: Property, make: Callable[[Outcome], dict[str, Any]], outcome: Outcome
-) -> dict[str, Any]:
-    """A property's certificate or study; one whose solver fails is recorded, not raised."""
+def _attach(prop: Property, make: Callable[[Outcome], Any], outcome: Outcome) -> dict[str, Any]:
+    """A property's certificate or study as JSON; one whose solver fails is recorded, not
+    raised."""
     try:
-        return make(outcome)
+        made = make(outcome)
+        return made.to_json() if hasattr(made, "to_json") else dict(made)
     except Exception as exc:
         return {"model": prop.model, "error": f"{type(exc).__name__}: {exc}"}
 
@@ -205,6 +205,6 @@ def run_claim(
         outcome=outcome,
         mutants=mutants,
         origins=dict(origins),
-        certificate=certificates[0] if certificates else None,
+        certificates=certificates,
         study=studies[0] if studies else None,
     )

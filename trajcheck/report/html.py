@@ -11,6 +11,18 @@ from html import escape
 from typing import Any
 
 from trajcheck.report import figures, summary
+from trajcheck.report.section import (
+    Block,
+    Code,
+    Details,
+    Figures,
+    Heading,
+    Items,
+    Paragraph,
+    Table,
+    Text,
+    claim_blocks,
+)
 
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 76rem; margin: 2rem auto;
@@ -97,7 +109,20 @@ def table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _figure(figure: dict[str, Any] | None, caption: str = "") -> str:
+def _text(text: Text) -> str:
+    parts = []
+    for span in text:
+        if span.style == "badge":
+            parts.append(badge(span.text, span.expected))
+        elif span.style in ("bold", "code"):
+            tag = "b" if span.style == "bold" else "code"
+            parts.append(f"<{tag}>{escape(span.text)}</{tag}>")
+        else:
+            parts.append(escape(span.text))
+    return "".join(parts)
+
+
+def _figure(figure: dict[str, Any], caption: str) -> str:
     svg = figures.figure_svg(figure)
     if not svg:
         return ""
@@ -105,66 +130,27 @@ def _figure(figure: dict[str, Any] | None, caption: str = "") -> str:
     return f"<figure>{svg}{text}</figure>"
 
 
-def _counterexample(found: dict[str, Any], heading: str) -> str:
-    part = f"; failing part: <code>{escape(found['part'])}</code>" if found.get("part") else ""
-    sides = table(
-        ["lhs", "rhs", "margin"],
-        [[escape(summary.number(found["lhs"])), escape(summary.number(found["rhs"])),
-          escape(summary.margin(found["margin"]))]],
-        {0, 1, 2},
-    )  # fmt: skip
-    parts = [
-        f"<h4>{escape(heading)}</h4>",
-        f"<p>model {escape(found.get('model') or '-')}, dimension {found['dimension']}{part}; "
-        f"found by {escape(found.get('found_by', 'hypothesis (shrunk)'))}</p>",
-        f'<div class="sides">{sides}</div>',
-    ]
-    if found.get("notes"):
-        parts.append(f"<p>{escape(summary.notes(found['notes']))}</p>")
-    parts.append(f"<pre>{escape(summary.params_text(found['params']))}</pre>")
-    if found.get("replay"):
-        parts.append(f"<p>Replay: <code>{escape(found['replay'])}</code></p>")
-    return "".join(parts)
-
-
-def _study(claim: dict[str, Any]) -> str:
-    """The claim's study: its summary, its figure and its table (folded)."""
-    study = claim["study"]
-    parts = [
-        f"<h3>{escape(study.get('title', 'Study'))}</h3>",
-        f"<p>{escape(summary.study_text(claim))}</p>",
-        _figure(study.get("figure")),
-    ]
-    header, rows = summary.study_table(claim)
-    if rows:
-        numeric = {i for i, cell in enumerate(rows[0]) if _is_number(cell)}
-        folded = table(header, [[escape(c) for c in r] for r in rows], numeric)
-        parts.append(f"<details><summary>Table ({len(rows)} rows)</summary>{folded}</details>")
-    return "".join(parts)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _pictures(claim: dict[str, Any]) -> str:
-    """The instance's figure (fitted to the family) and the histogram of the margins."""
-    parts = []
-    sketch = claim.get("sketch")
-    if sketch and "error" in sketch:
-        parts.append(f"<p class='muted'>figure failed: {escape(str(sketch['error']))}</p>")
-    elif sketch:
-        caption = f"{sketch.get('title', '')} ({sketch.get('instance', '')}). "
-        parts.append(_figure(sketch.get("figure"), caption + sketch.get("caption", "")))
-    histogram = summary.margins_figure(claim)
-    if histogram:
-        parts.append(_figure(histogram, summary.margins_caption(claim)))
-    parts = [p for p in parts if p]
-    return f'<div class="figures">{"".join(parts)}</div>' if parts else ""
+def _block(block: Block) -> str:
+    if isinstance(block, Heading):
+        return f"<h{block.level}>{escape(block.text)}</h{block.level}>"
+    if isinstance(block, Paragraph):
+        muted = ' class="muted"' if block.muted else ""
+        return f"<p{muted}>{_text(block.text)}</p>"
+    if isinstance(block, Items):
+        items = "".join(f"<li><b>{escape(k)}:</b> {_text(v)}</li>" for k, v in block.items)
+        return f"<ul>{items}</ul>"
+    if isinstance(block, Table):
+        rows = [[_text(cell) for cell in row] for row in block.rows]
+        return table(block.header, rows, block.numeric)
+    if isinstance(block, Code):
+        return f"<pre>{escape(block.text)}</pre>"
+    if isinstance(block, Figures):
+        drawn = "".join(_figure(figure, caption) for figure, caption in block.figures)
+        return f'<div class="figures">{drawn}</div>' if drawn else ""
+    if isinstance(block, Details):
+        inner = "".join(_block(b) for b in block.blocks)
+        return f"<details><summary>{escape(block.summary)}</summary>{inner}</details>"
+    raise TypeError(f"no HTML for {type(block).__name__}")
 
 
 def _attributes(claim: dict[str, Any]) -> str:
@@ -176,66 +162,11 @@ def _attributes(claim: dict[str, Any]) -> str:
 
 
 def _section(claim: dict[str, Any]) -> str:
-    mark = "as expected" if claim["as_expected"] else "NOT AS EXPECTED"
-    worst = escape(summary.margin(claim.get("worst_margin")))
-    if claim.get("worst_notes"):
-        worst += f" ({escape(summary.notes(claim['worst_notes']))})"
-    items = [
-        ("Statement", escape(claim.get("statement", ""))),
-        ("Assumptions", escape("; ".join(claim.get("assumptions", [])))),
-        ("Source", f"{escape(claim['source'])} ({escape(claim.get('citation', ''))})"),
-        ("Kind", escape(claim["kind"])),
-        (
-            f"Tolerance (rtol {escape(summary.number(claim.get('rtol')))})",
-            escape(claim.get("tolerance_note", "")),
-        ),
-        ("Search", escape(claim.get("search_note", ""))),
-        ("Models", escape(summary.models_text(claim))),
-        ("Worst margin", worst),
-        ("Scope", escape(summary.scope_sentence(claim) or "-")),
-        ("Time", f"{claim['seconds']:.2f} s"),
-    ]
-    html = [
-        f'<section id="{escape(claim["id"])}"{_attributes(claim)}>',
-        f"<h2>{escape(claim['id'])}: {escape(claim.get('title', ''))}</h2>",
-        f"<p>{badge(claim['verdict'], claim['as_expected'])} expected "
-        f"{escape(claim['expected'])}, {mark}: {escape(summary.verdict_sentence(claim))}.</p>",
-        "<ul>" + "".join(f"<li><b>{k}:</b> {v}</li>" for k, v in items) + "</ul>",
-        _pictures(claim),
-    ]
-    if claim.get("worst_instance") and not claim.get("counterexample"):
-        html.append(
-            f"<details><summary>Tightest instance ({escape(str(claim.get('worst_model')))})"
-            f"</summary><pre>{escape(summary.params_text(claim['worst_instance']))}</pre>"
-            "</details>"
-        )
-    if summary.frontier_text(claim):
-        html.append(f"<p><b>Frontier:</b> {escape(summary.frontier_text(claim))}</p>")
-    if summary.certificate_rows(claim):
-        rows = [[escape(k), escape(v)] for k, v in summary.certificate_rows(claim)]
-        html.append("<h3>Certificate</h3>" + table(["", "value"], rows, {1}))
-    if claim.get("study"):
-        html.append(_study(claim))
-    if claim.get("counterexample"):
-        html.append(_counterexample(claim["counterexample"], summary.counterexample_heading(claim)))
-    if claim["mutants"]:
-        rows = [
-            [
-                escape(m["id"]),
-                escape(m.get("change", "")),
-                badge(m["verdict"], m["verdict"] == "fails"),
-                str(m.get("examples", "")),
-                escape(summary.notes((m.get("counterexample") or {}).get("notes", {}))),
-            ]
-            for m in claim["mutants"]
-        ]
-        html.append("<h3>Mutants</h3>")
-        html.append(table(["mutant", "change", "verdict", "examples", "counterexample"], rows, {3}))
-        for m in claim["mutants"]:
-            if m.get("counterexample"):
-                html.append(_counterexample(m["counterexample"], m["id"]))
-    html.append("</section>")
-    return "\n".join(h for h in html if h)
+    blocks = [_block(b) for b in claim_blocks(claim)]
+    return "\n".join(
+        [f'<section id="{escape(claim["id"])}"{_attributes(claim)}>', *filter(None, blocks),
+         "</section>"]
+    )  # fmt: skip
 
 
 def _filters(claims: list[dict[str, Any]]) -> str:

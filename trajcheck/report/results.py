@@ -22,7 +22,7 @@ from trajcheck.core import Result
 from trajcheck.report.folder import COUNTEREXAMPLES, RESULTS, commit, prepare
 from trajcheck.report.schema import RESULTS_SCHEMA, problem
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class MalformedResults(ValueError):

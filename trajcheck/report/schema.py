@@ -1,7 +1,7 @@
 """The JSON Schemas of what trajcheck writes (shipped in ``trajcheck/schemas``), and the
 one-line message a document that does not conform gets.
 
-``results.schema.json`` describes ``results.json`` (format 1) and
+``results.schema.json`` describes ``results.json`` (format 2; format 1 reads the same) and
 ``counterexample.schema.json`` a counterexample file. Check a file by hand with
 ``python -m jsonschema`` or ``check-jsonschema --schemafile``, or in Python with
 :func:`problem`.

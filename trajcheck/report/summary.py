@@ -67,21 +67,48 @@ def frontier_text(claim: dict[str, Any]) -> str:
     )
 
 
-def certificate_rows(claim: dict[str, Any]) -> list[tuple[str, str]]:
-    """The certificate beside the search: certified value, theoretical bound, observed."""
-    certificate = claim.get("certificate")
-    if not certificate:
-        return []
+def certificates(claim: dict[str, Any]) -> list[dict[str, Any]]:
+    """A claim's certificates: ``certificates`` (every one), or the single
+    ``certificate`` that runs before version 0.2 recorded."""
+    if claim.get("certificates") is not None:
+        return list(claim["certificates"])
+    return [claim["certificate"]] if claim.get("certificate") else []
+
+
+def certificate_title(certificate: dict[str, Any]) -> str:
+    return f"Certificate: {certificate['title']}" if certificate.get("title") else "Certificate"
+
+
+#: Fields of a certificate that its rows show by name; any other scalar field (a field
+#: that an older run recorded) is shown as it is, after them.
+_CERTIFICATE_FIELDS = {
+    "title", "method", "model", "parameters", "value", "theoretical", "relative_gap",
+    "observed", "figure", "caption", "error",
+}  # fmt: skip
+
+
+def certificate_rows(certificate: dict[str, Any]) -> list[tuple[str, str]]:
+    """A certificate beside the search, whatever it certifies: the method, where it was
+    computed, the certified and the theoretical value, their gap, what the search saw."""
     if "error" in certificate:
         return [("certificate failed", str(certificate["error"]))]
-    return [
-        ("method", str(certificate.get("method"))),
-        ("at", f"L = {number(certificate.get('L'))}, K = {certificate.get('K')} (R = 1)"),
+    rows = [("method", str(certificate.get("method")))]
+    if certificate.get("parameters"):
+        rows.append(("at", notes(certificate["parameters"])))
+    if certificate.get("model"):
+        rows.append(("model", str(certificate["model"])))
+    rows += [
         ("certified worst case", number(certificate.get("value"))),
         ("theoretical bound", number(certificate.get("theoretical"))),
         ("relative gap", number(certificate.get("relative_gap"))),
-        ("observed worst ratio (search)", number(certificate.get("observed_worst_ratio"))),
     ]
+    rows += [(f"observed: {k}", number(v)) for k, v in (certificate.get("observed") or {}).items()]
+    rows += [
+        (key, number(value))
+        for key, value in certificate.items()
+        if key not in _CERTIFICATE_FIELDS and not isinstance(value, (dict, list))
+    ]
+    return rows
 
 
 def mutants_refuted(claim: dict[str, Any]) -> str:
