@@ -215,7 +215,8 @@ Certify = Callable[["Outcome"], Certificate]
 #: Given the claim's whole outcome, a study: what a verdict alone does not say (where a
 #: claim holds, by how much), as JSON: {"title", "summary", "table": {"columns", "rows"},
 #: "figure": {"kind": "lines", "x_label", "y_label", "log_x", "log_y", "reference_y",
-#: "share_y", "panels": [{"title", "series": [{"label", "x", "y", "low", "high"}]}]}};
+#: "y_range", "share_y", "panels": [{"title", "series": [{"label", "x", "y", "low",
+#: "high"}]}]}};
 #: table, figure and a series' band (low, high) optional.
 Study = Callable[["Outcome"], dict[str, Any]]
 

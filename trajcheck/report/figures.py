@@ -5,7 +5,8 @@ images: the report draws them, so that ``trajcheck report DIR`` redraws them fro
 alone. Each is inline SVG, so the page stays one self-contained file.
 
 Figure data: ``{"kind": "lines", "x_label", "y_label", "log_x", "log_y", "reference_y",
-"share_y", "panels": [{"title", "series": [{"label", "x", "y", "style", "low", "high"}]}]}``
+"y_range", "share_y", "panels": [{"title", "series": [{"label", "x", "y", "style", "low",
+"high"}]}]}``
 (style ``line``, ``markers`` or ``markers-line``; ``low``/``high`` draw a band), or
 ``{"kind": "bars", "x_label", "y_label", "labels", "values", "highlight", "log_y"}``.
 """
@@ -106,6 +107,8 @@ def lines_svg(figure: dict[str, Any]) -> str:
             ax.set_yscale("log")
         else:  # plain numbers on the axis, not "1e-9 + 6.6e-2" offsets
             ax.ticklabel_format(axis="y", useOffset=False)
+        if figure.get("y_range"):  # a fixed range: values that agree to 1e-9 look equal
+            ax.set_ylim(*figure["y_range"])
         ax.set_title(panel.get("title", ""), fontsize=10)
         ax.set_xlabel(figure.get("x_label", ""), fontsize=9)
         ax.tick_params(labelsize=8)
