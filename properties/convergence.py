@@ -235,10 +235,61 @@ def measure_rate_logistic(batch: Batch, constants: Mapping[str, float]) -> Measu
     )
 
 
+def certify_strongly_convex_gd(outcome: Outcome) -> Certificate:
+    """The PEP worst case of K steps of gradient descent on mu-strongly convex L-smooth
+    functions at the L, mu, a and K of the quadratic the search found tightest (where the
+    SDP resolves them: ``pep.rate_parameters``), beside q^K; drawn step by step, as the
+    share of the bound attained, beside that instance."""
+    params, _ = pep.tightest(outcome, "quadratic")
+    if params is None:
+        L, mu, a, K = 1.0, 0.1, 1.0, 1
+    else:
+        L, mu = float(params["spectrum"][0]), float(min(params["spectrum"]))
+        a, K = float(params["a"]), int(params["K"])
+    own = (L, mu, a)
+    L, mu, a, steps = pep.rate_parameters(L, mu, a, K)
+    worst = pep.gradient_descent_strongly_convex(L, mu, a, steps)
+    q = float(descent.contraction_factor(mu, L, a))
+    instance: list[float] | None = None
+    instance_bound: list[float] | None = None
+    if params is not None:  # ||x_k - x*|| against q^k ||x_0 - x*||, at its own q
+        batch = to_batch(params, torch.device("cpu"))
+        f, x = builders.quadratic(batch), batch["x0"]
+        own_q = float(descent.contraction_factor(own[1], own[0], own[2]))
+        start = float(norm(x - f.center)[0])
+        instance, instance_bound = [], []
+        for k in range(K + 1):
+            instance.append(float(norm(x - f.center)[0]))
+            instance_bound.append(own_q**k * start)
+            x = f.inner_step(x, batch["a"])
+    return Certificate(
+        title="worst case of gradient descent on smooth strongly convex functions",
+        method=pep.method(),
+        value=worst.value,
+        theoretical=worst.theoretical,
+        parameters={"L": L, "mu": mu, "a": a, "K": steps, "R": 1.0},
+        observed={"instance's mu": own[1], "instance's a": own[2], "instance's K": K},
+        model="quadratic",
+        figure=pep.attained_figure(
+            "||x_k - x*|| / (q^k ||x_0 - x*||)",
+            worst,
+            [q**k for k in range(steps + 1)],
+            instance,
+            instance_bound,
+        ),
+        caption=(
+            "The share of the bound q^k ||x_0 - x*|| attained at every step, by the SDP's "
+            "worst-case function and by the quadratic the search found tightest: 1 is the "
+            "bound attained." + pep.parameters_note(own, (L, mu, a))
+        ),
+    )
+
+
 STRONGLY_CONVEX_GD_QUADRATIC = Property(
     convergence.STRONGLY_CONVEX_GD, _strongly_convex_quadratic, measure_rate_quadratic,
     dimension_of, model="quadratic", steps=steps_of,
     sketch=convergence_sketch(builders.quadratic, convex=False),
+    certificate=certify_strongly_convex_gd,
 )  # fmt: skip
 STRONGLY_CONVEX_GD_LOGISTIC = Property(
     convergence.STRONGLY_CONVEX_GD, _ridge_logistic, measure_rate_logistic,

@@ -4,6 +4,7 @@ into a trajectory contract (strongly convex) or may grow (nonconvex)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from hypothesis import strategies as st
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from models.inner_loop import perturbed_trajectories
 from models.loss import SmoothLoss, StronglyConvexLoss
 from models.norms import norm
-from properties import builders
+from properties import builders, pep
 from properties.sketches import error_sketch, step_sketch
 from properties.strategies import (
     SMOOTHNESS,
@@ -33,7 +34,16 @@ from properties.strategies import (
     vectors,
 )
 from theory import descent
-from trajcheck.core import Batch, Measurement, Params, Profile, Property
+from trajcheck.core import (
+    Batch,
+    Certificate,
+    Measurement,
+    Outcome,
+    Params,
+    Profile,
+    Property,
+    to_batch,
+)
 
 
 def _far_center_rounding(L: torch.Tensor, x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
@@ -129,9 +139,72 @@ def measure_huber_lemma(batch: Batch, constants: Mapping[str, float]) -> Measure
     return _lemma(f, x, batch["a"], constants["divisor"], rounding)
 
 
+#: The steps a L at which the SDP resolves the lemma's worst case, -a(1 - aL/2), to 1e-6:
+#: its absolute accuracy is about 1e-9, so the worst case must be at least about 1e-3.
+#: The search's tightest instance often has a tiny step (both sides then agree to
+#: rounding), and the certificate is then computed at a = 1/L.
+LEMMA_STEPS_RESOLVED = (1e-2, 2 - 1e-2)
+
+
+def certify_lemma(outcome: Outcome) -> Certificate:
+    """The PEP worst case of one gradient step on L-smooth functions at the a L of the
+    quadratic the search found tightest, beside -a(1 - aL/2); drawn over the whole range
+    0 < a L < 2 with the tightest instance on it."""
+    params, _ = pep.tightest(outcome, "quadratic")
+    L = float(params["spectrum"][0]) if params else 1.0
+    a = float(params["a"]) if params else 1.0
+    if not LEMMA_STEPS_RESOLVED[0] <= a * L <= LEMMA_STEPS_RESOLVED[1]:
+        a = 1 / L  # the tightest instance's step is one the SDP does not resolve
+    worst = pep.gradient_step_smooth(L, a)
+    observed: dict[str, float | None] = {}
+    series: list[dict[str, Any]] = []
+    grid = [0.25 * i for i in range(1, 8)]  # a L over (0, 2)
+    curve = [0.02 * i for i in range(1, 100)]
+    series.append(
+        {
+            "label": "-aL(1 - aL/2), the bound",
+            "x": curve,
+            "y": [float(descent.descent_lemma_bound(0.0, 1.0, s, 1.0)) for s in curve],
+        }
+    )
+    series.append({"label": "PEP worst case", "x": grid, "style": "markers",
+                   "y": [pep.gradient_step_smooth(1.0, s).value for s in grid]})  # fmt: skip
+    if params is not None:  # L (f(x_1) - f(x_0)) / ||grad f(x_0)||^2 of that instance
+        batch = to_batch(params, torch.device("cpu"))
+        f, x = builders.quadratic(batch), batch["x"]
+        drop = f.value(f.inner_step(x, batch["a"])) - f.value(x)
+        ratio = float(L * drop[0] / (norm(f.grad(x))[0] ** 2))
+        observed["L (f(x_1) - f(x_0)) / ||grad f(x_0)||^2"] = ratio
+        observed["instance's a*L"] = float(params["a"]) * L
+        series.append({"label": "search's tightest instance", "x": [float(params["a"]) * L],
+                       "y": [ratio], "style": "markers"})  # fmt: skip
+    return Certificate(
+        title="worst case of one gradient step on L-smooth functions",
+        method=pep.method(),
+        value=worst.value,
+        theoretical=worst.theoretical,
+        parameters={"L": L, "a": a, "a*L": a * L, "||grad f(x_0)||": 1.0},
+        observed=observed,
+        model="quadratic",
+        figure={
+            "kind": "lines",
+            "x_label": "a*L",
+            "y_label": "L (f(x_1) - f(x_0)) / ||grad f(x_0)||^2",
+            "panels": [{"title": "", "series": series}],
+        },
+        caption=(
+            "The descent lemma over its whole range of steps: the bound, the SDP's worst "
+            "case at seven steps (L = 1; the class is homogeneous), and the quadratic the "
+            "search found tightest, all per unit of L ||grad f(x_0)||^2. The certificate "
+            "is at the instance's a L unless that lies outside [0.01, 1.99], where the "
+            "worst case is too small for the SDP to resolve; it is then at a = 1/L."
+        ),
+    )
+
+
 LEMMA = Property(
     descent.LEMMA, _quadratic_lemma, measure_quadratic_lemma, dimension_of, model="quadratic",
-    sketch=step_sketch(builders.quadratic),
+    sketch=step_sketch(builders.quadratic), certificate=certify_lemma,
 )  # fmt: skip
 LEMMA_COSINE = Property(
     descent.LEMMA, _cosine_lemma, measure_cosine_lemma, cosine_dimension, model="cosine",
@@ -198,11 +271,65 @@ def _logistic_contraction(draw: st.DrawFn, profile: Profile) -> Params:
     return params
 
 
+def certify_error_contraction(outcome: Outcome) -> Certificate:
+    """The PEP worst case of two runs of gradient descent started an error apart, at the
+    L, mu, a and K - j of the quadratic the search found tightest (where the SDP resolves
+    them: ``pep.rate_parameters``), beside q^(K-j); drawn step by step, as the share of
+    the bound attained, beside that instance."""
+    params, _ = pep.tightest(outcome, "quadratic")
+    if params is None:
+        L, mu, a, after = 1.0, 0.1, 1.0, 1
+    else:
+        L, mu = float(params["spectrum"][0]), float(min(params["spectrum"]))
+        a, after = float(params["a"]), int(params["K"]) - int(params["j"])
+    own = (L, mu, a)
+    L, mu, a, steps = pep.rate_parameters(L, mu, a, max(after, 1))
+    worst = pep.gradient_descent_contraction(L, mu, a, steps)
+    q = float(descent.contraction_factor(mu, L, a))
+    instance: list[float] | None = None
+    instance_bound: list[float] | None = None
+    if params is not None:  # ||x~_k - x_k|| against q^k ||e|| from the injection on
+        batch = to_batch(params, torch.device("cpu"))
+        f, step = builders.quadratic(batch), batch["a"]
+        own_q = float(descent.contraction_factor(own[1], own[0], own[2]))
+        x = batch["x0"]
+        for _ in range(int(params["j"])):
+            x = f.inner_step(x, step)
+        perturbed, size = x + batch["error"], float(norm(batch["error"])[0])
+        instance, instance_bound = [], []
+        for k in range(after + 1):
+            instance.append(float(norm(perturbed - x)[0]))
+            instance_bound.append(own_q**k * size)
+            x, perturbed = f.inner_step(x, step), f.inner_step(perturbed, step)
+    return Certificate(
+        title="worst case of an error injected into gradient descent on strongly convex f",
+        method=pep.method(),
+        value=worst.value,
+        theoretical=worst.theoretical,
+        parameters={"L": L, "mu": mu, "a": a, "K-j": steps, "||e||": 1.0},
+        observed={"instance's mu": own[1], "instance's a": own[2], "instance's K-j": after},
+        model="quadratic",
+        figure=pep.attained_figure(
+            "||x~_k - x_k|| / (q^k ||e||)",
+            worst,
+            [q**k for k in range(steps + 1)],
+            instance,
+            instance_bound,
+        ),
+        caption=(
+            "The share of the bound q^k ||e|| attained at every step after an error e is "
+            "injected, by the SDP's worst-case function and by the quadratic the search "
+            "found tightest: 1 is the bound attained." + pep.parameters_note(own, (L, mu, a))
+        ),
+    )
+
+
 ERROR_CONTRACTION = Property(
     descent.ERROR_CONTRACTION, _quadratic_contraction,
     lambda batch, constants: _contraction(builders.quadratic(batch), batch), dimension_of,
     model="quadratic", steps=steps_of,
     sketch=error_sketch(builders.quadratic, strongly_convex=True),
+    certificate=certify_error_contraction,
 )  # fmt: skip
 ERROR_CONTRACTION_LOGISTIC = Property(
     descent.ERROR_CONTRACTION, _logistic_contraction,

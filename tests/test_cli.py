@@ -63,6 +63,27 @@ def test_studies_are_recorded_and_drawn(run_folder: Path) -> None:
     assert "<svg" in section.split("</section>")[0]
 
 
+def test_certificates_are_recorded_and_drawn_whatever_the_claim(run_folder: Path) -> None:
+    """The four performance-estimation certificates of the catalogue, each at the
+    parameters of the search's tightest instance, agree with their closed forms to 1e-6,
+    and each is drawn in report.html (its worst case beside that instance)."""
+    claims = {c["id"]: c for c in json.loads((run_folder / "results.json").read_text())["claims"]}
+    html = (run_folder / "report.html").read_text()
+    for cid in (
+        "convergence.convex_gd", "convergence.strongly_convex_gd", "descent.lemma",
+        "descent.error_contraction",
+    ):  # fmt: skip
+        (certificate,) = claims[cid]["certificates"]
+        assert claims[cid]["certificate"] == certificate  # the field of format 1, kept
+        assert certificate["relative_gap"] <= 1e-6, (cid, certificate)
+        assert certificate["parameters"] and certificate["figure"]["panels"]
+        series = [s["label"] for s in certificate["figure"]["panels"][0]["series"]]
+        assert "PEP worst case" in series and "search's tightest instance" in series
+        section = html[html.index(f'<section id="{cid}"') :].split("</section>")[0]
+        drawn = section[section.index("<h3>Certificate") :]
+        assert "<svg" in drawn.split("<h3>")[1]
+
+
 def test_summary_csv_has_a_row_per_claim(run_folder: Path) -> None:
     import pandas as pd
 
