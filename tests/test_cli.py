@@ -228,3 +228,24 @@ def test_results_and_counterexamples_conform_to_their_schemas(run_folder: Path) 
     assert files
     for file in files:
         assert problem(json.loads(file.read_text()), COUNTEREXAMPLE_SCHEMA) is None, file
+
+
+def test_report_rebuilds_a_run_of_format_1(tmp_path: Path) -> None:
+    """A run written before certificates had one shape (trajcheck 0.1, results.json format
+    1: convex_gd's certificate with its own fields) still loads, and its report is rebuilt
+    with that certificate's every field."""
+    old = tmp_path / "old"
+    shutil.copytree(Path(__file__).parent / "data" / "format1_run", old)
+    assert load_results(old)["format"] == 1
+    assert main(["report", str(old)]) == 0
+    markdown = (old / "report.md").read_text()
+    section = markdown[markdown.index("## convergence.convex_gd") :]
+    rows = section[section.index("### Certificate") :].split("###")[1]
+    for row in (
+        "| certified worst case |",
+        "| relative gap |",
+        "| observed_worst_ratio |",
+        "| K |",
+    ):
+        assert row in rows
+    assert "<h3>Certificate</h3>" in (old / "report.html").read_text()

@@ -24,18 +24,6 @@ from trajcheck.core import Claim, Property
 
 ENTRY_POINT_GROUP = "trajcheck.claims"
 
-#: Families in the order of the catalogue (CLAIMS.md); unknown families sort after them.
-FAMILY_ORDER = (
-    "smoothing",
-    "descent",
-    "convergence",
-    "decomposition",
-    "meta",
-    "icl",
-    "paper",
-    "cot",
-)
-
 
 class DiscoveryError(Exception):
     """A claim source could not be loaded, or two sources define the same id."""
@@ -65,14 +53,22 @@ class Entry:
 
 
 def properties_in(module: ModuleType) -> list[Property]:
-    """Module-level properties of ``module`` and, for a package, of its submodules.
+    """Module-level properties of ``module`` and, for a package, of its submodules, in
+    the catalogue's order: the package's ``__all__`` names its submodules in the order
+    they are shown; any it does not name follow, by name.
 
     A property imported into a second module is the same object: it is kept once.
     """
     modules = [module]
     if hasattr(module, "__path__"):
-        for info in pkgutil.walk_packages(module.__path__, prefix=module.__name__ + "."):
-            modules.append(importlib.import_module(info.name))
+        submodules = [
+            info.name
+            for info in pkgutil.walk_packages(module.__path__, prefix=module.__name__ + ".")
+        ]
+        listed = [f"{module.__name__}.{name}" for name in getattr(module, "__all__", ())]
+        ordered = [n for n in listed if n in submodules]
+        ordered += sorted(n for n in submodules if n not in listed)
+        modules += [importlib.import_module(name) for name in ordered]
     found: dict[int, Property] = {}
     for m in modules:
         for value in vars(m).values():
@@ -131,13 +127,14 @@ class Catalogue:
                 )
             by_id[cid] = Entry((*entry.props, prop), (*entry.origins, origin))
 
-        def rank(cid: str) -> tuple[int, str]:
-            family = cid.split(".", 1)[0]
-            order = FAMILY_ORDER.index(family) if family in FAMILY_ORDER else len(FAMILY_ORDER)
-            return (order, family)
-
-        # Stable sort: inside a family, claims keep the order their modules define them.
-        self.entries = {cid: by_id[cid] for cid in sorted(by_id, key=rank)}
+        # Families in the order they were found (the catalogue's order); inside a family,
+        # claims keep the order their modules define them. A stable sort by first place.
+        first: dict[str, int] = {}
+        for cid in by_id:
+            first.setdefault(cid.split(".", 1)[0], len(first))
+        self.entries = {
+            cid: by_id[cid] for cid in sorted(by_id, key=lambda c: first[c.split(".", 1)[0]])
+        }
 
     def __iter__(self) -> Iterator[Entry]:
         return iter(self.entries.values())

@@ -26,6 +26,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -122,17 +123,25 @@ def _relative_files(folder: Path) -> set[str]:
     }
 
 
+def counterexample_name(identifier: str) -> str:
+    """A file name for a claim or mutant id (ids hold letters, digits, '.', '_', '-', '~')."""
+    return re.sub(r"[^A-Za-z0-9._~-]", "_", identifier) + ".json"
+
+
 def _legacy_run_files(folder: Path) -> set[str]:
     """The files of a run written before the manifest: its known names, and the
     counterexamples its results.json names."""
-    from trajcheck.report.results import counterexample_files
-
     files = {name for name in RUN_FILES if (folder / name).is_file()}
     try:
         document = json.loads((folder / RESULTS).read_text(encoding="utf-8"))
-        names = counterexample_files(document)
+        names = {
+            counterexample_name(searched["id"])
+            for claim in document["claims"]
+            for searched in [claim, *claim["mutants"]]
+            if searched.get("counterexample")
+        }
     except Exception:  # an unreadable run still owns its known names, nothing more
-        names = {}
+        names = set()
     return files | {f"{COUNTEREXAMPLES}/{name}" for name in names}
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -19,7 +18,13 @@ from typing import Any
 import torch
 
 from trajcheck.core import Result
-from trajcheck.report.folder import COUNTEREXAMPLES, RESULTS, commit, prepare
+from trajcheck.report.folder import (
+    COUNTEREXAMPLES,
+    RESULTS,
+    commit,
+    counterexample_name,
+    prepare,
+)
 from trajcheck.report.schema import RESULTS_SCHEMA, problem
 
 FORMAT_VERSION = 2
@@ -27,11 +32,6 @@ FORMAT_VERSION = 2
 
 class MalformedResults(ValueError):
     pass
-
-
-def counterexample_name(identifier: str) -> str:
-    """A file name for a claim or mutant id (ids hold letters, digits, '.', '_', '-', '~')."""
-    return re.sub(r"[^A-Za-z0-9._~-]", "_", identifier) + ".json"
 
 
 def build_results(
