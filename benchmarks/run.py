@@ -1,4 +1,4 @@
-"""Side-by-side measurements, all in one run (ARCHITECTURE.md, Performance):
+"""Side-by-side measurements, all in one run (README.md, Performance):
 
 1. instances per second: the batched sweep against one instance per Hypothesis example,
    on the same claims and dimensions;

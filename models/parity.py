@@ -1,4 +1,4 @@
-"""The k-sparse parity task with trajectories (CLAIMS.md, family ``cot``).
+"""The k-sparse parity task with trajectories (family ``cot``, docs/CATALOGUE.md).
 
 A task fixes n and a secret index set S = (s_1, ..., s_k). An input is n random bits x;
 the answer is x_{s_1} xor ... xor x_{s_k}; the trajectory is the running xor over S in the

@@ -1,5 +1,5 @@
 """Block minimization: each update is the exact minimizer over its block, a sweep is the
-error map M, and the flop model counts what CLAIMS.md says."""
+error map M, and the flop model counts what theory/decomposition.py says."""
 
 from __future__ import annotations
 

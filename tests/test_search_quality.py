@@ -57,7 +57,7 @@ def test_nonconvex_errors_grow_for_every_step(trajcheck_profile, trajcheck_devic
 def test_nonquadratic_is_refuted_in_one_dimension_at_the_step_boundary(
     trajcheck_profile, trajcheck_device
 ) -> None:
-    """CLAIMS.md: a 1-D cosine with a = 1/L breaks it (and reaches about 1.79 L)."""
+    """A 1-D cosine with a = 1/L breaks it (and reaches about 1.79 L)."""
     outcome = _run("smoothing.nonquadratic", trajcheck_profile, trajcheck_device).outcome
     found = outcome.counterexample
     assert found is not None and found.dimension == 1

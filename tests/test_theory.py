@@ -22,7 +22,7 @@ def test_curvature_bound_is_the_peak_of_the_filter(aL: float, K: int) -> None:
 
 
 def test_curvature_bound_at_a_equal_one_over_L() -> None:
-    """With a = 1/L: L/(2K+1) * (2K/(2K+1))^(2K) (CLAIMS.md)."""
+    """With a = 1/L: L/(2K+1) * (2K/(2K+1))^(2K) (theory/smoothing.py)."""
     L, K = 2.5, 4
     closed = L / (2 * K + 1) * (2 * K / (2 * K + 1)) ** (2 * K)
     assert smoothing.adapted_curvature_bound(L, 1 / L, K) == pytest.approx(closed, rel=1e-14)

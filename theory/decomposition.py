@@ -33,7 +33,7 @@ def block_sweep_flops(sizes: Any) -> Any:
 
 
 def block_solve_flops(sizes: Any, sweeps: Any) -> Any:
-    """Setup plus ``sweeps`` sweeps of block minimization, in the flop model of CLAIMS.md."""
+    """Setup plus ``sweeps`` sweeps of block minimization, in the flop model above."""
     return block_setup_flops(sizes) + sweeps * block_sweep_flops(sizes)
 
 

@@ -105,7 +105,7 @@ TRAINED_LSA = Claim(
     source="established",
     citation=f"{CITATION}, Sec. 3 (trained single layers match one step of gradient descent)",
     kind="conjecture",
-    # CLAIMS.md expects "holds" (von Oswald et al. report it). Read for every seed, as
+    # The catalogue expects "holds" (von Oswald et al. report it). Read for every seed, as
     # every claim here is read for every instance, it fails: some runs stall at a
     # rank-one saddle (3 of 24 measured). Open until the catalogue says which reading
     # it means; the report shows the verdict and the seed either way.

@@ -1,6 +1,6 @@
 """Family ``smoothing``: do trajectories (inner gradient steps) flatten the landscape?
 
-Notation (CLAIMS.md): ``U_a(x) = x - a grad f(x)`` is one inner step, ``F_K = f o U_a^K``.
+Notation (every family): ``U_a(x) = x - a grad f(x)`` is one inner step, ``F_K = f o U_a^K``.
 For a quadratic ``f(x) = 1/2 (x - x*)' A (x - x*) + f*`` with ``L = lmax(A)``,
 
     Hess F_K = (I - aA)^K A (I - aA)^K,

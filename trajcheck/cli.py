@@ -66,10 +66,21 @@ def cli() -> None:
 
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the catalogue as JSON.")
+@click.option(
+    "--markdown", "as_markdown", is_flag=True,
+    help="Print the catalogue as a Markdown page: every claim in full.",
+)  # fmt: skip
 @MODULE_OPTION
-def list_claims(as_json: bool, modules: tuple[str, ...]) -> None:
+def list_claims(as_json: bool, as_markdown: bool, modules: tuple[str, ...]) -> None:
     """List the claims: id, family, kind, expected verdict, title."""
     catalogue = _catalogue(modules)
+    if as_json and as_markdown:
+        _fail("--json and --markdown: choose one")
+    if as_markdown:
+        from trajcheck.catalogue_page import catalogue_markdown
+
+        click.echo(catalogue_markdown(catalogue), nl=False)
+        return
     rows = [
         {
             "id": e.claim.id,

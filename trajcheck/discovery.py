@@ -54,8 +54,8 @@ class Entry:
 
 def properties_in(module: ModuleType) -> list[Property]:
     """Module-level properties of ``module`` and, for a package, of its submodules, in
-    the catalogue's order: the package's ``__all__`` names its submodules in the order
-    they are shown; any it does not name follow, by name.
+    the catalogue's order: the package's ``CATALOGUE_ORDER`` (a sequence of submodule
+    names) says which come first, in which order; any it does not name follow, by name.
 
     A property imported into a second module is the same object: it is kept once.
     """
@@ -65,7 +65,7 @@ def properties_in(module: ModuleType) -> list[Property]:
             info.name
             for info in pkgutil.walk_packages(module.__path__, prefix=module.__name__ + ".")
         ]
-        listed = [f"{module.__name__}.{name}" for name in getattr(module, "__all__", ())]
+        listed = [f"{module.__name__}.{name}" for name in getattr(module, "CATALOGUE_ORDER", ())]
         ordered = [n for n in listed if n in submodules]
         ordered += sorted(n for n in submodules if n not in listed)
         modules += [importlib.import_module(name) for name in ordered]

@@ -1,6 +1,6 @@
 """``results.json``: building it from a run, writing a run's folder, reading it back.
 
-The field names are a public contract (ARCHITECTURE.md): extend, never rename. The
+The field names are a public contract (docs/ARCHITECTURE.md): extend, never rename. The
 Markdown and HTML reports are rendered from this JSON alone, so ``trajcheck report DIR``
 rebuilds exactly what ``trajcheck verify`` wrote.
 """

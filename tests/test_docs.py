@@ -1,0 +1,44 @@
+"""The documentation that comes from the code stays true: docs/CATALOGUE.md is what
+`trajcheck list --markdown` writes, and the catalogue's order is the one it declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import properties
+from trajcheck.catalogue_page import catalogue_markdown
+from trajcheck.cli import main
+from trajcheck.discovery import discover
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def test_catalogue_page_is_written_from_the_claims() -> None:
+    """Regenerate with: trajcheck list --markdown > docs/CATALOGUE.md"""
+    catalogue = discover()
+    page = (DOCS / "CATALOGUE.md").read_text(encoding="utf-8")
+    assert page == catalogue_markdown(catalogue)
+    for entry in catalogue:
+        assert f"### `{entry.claim.id}`" in page
+        for mutant in entry.claim.mutants:
+            assert entry.claim.mutant_id(mutant) in page
+
+
+def test_list_markdown_prints_the_page(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["list", "--markdown"]) == 0
+    assert capsys.readouterr().out == (DOCS / "CATALOGUE.md").read_text(encoding="utf-8")
+    assert main(["list", "--markdown", "--json"]) == 2
+
+
+def test_the_catalogue_order_is_the_one_it_declares() -> None:
+    assert discover().families == list(properties.CATALOGUE_ORDER)
+
+
+def test_the_docs_name_no_file_the_repository_lacks() -> None:
+    """CLAIMS.md and ARCHITECTURE.md were the spec of the team that wrote trajcheck; a
+    clone has docs/CATALOGUE.md and docs/ARCHITECTURE.md instead."""
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    assert "CLAIMS.md" not in readme
+    assert readme.count("ARCHITECTURE.md") == readme.count("docs/ARCHITECTURE.md") > 0
+    for page in DOCS.glob("*.md"):
+        assert "CLAIMS.md" not in page.read_text(encoding="utf-8"), page.name
