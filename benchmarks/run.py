@@ -30,15 +30,15 @@ from typing import Any
 import pandas as pd
 import torch
 
-from models.decoder import Architecture, Training, train, training_loss
-from models.parity import MARKER, VOCABULARY, ParityTask
-from properties import pep
-from theory import convergence
 from trajcheck.curvature import dense_hessian, lanczos_top_eigenvalue, math_attention
 from trajcheck.discovery import discover
 from trajcheck.modes.sweep import sweep
 from trajcheck.profiles import get_profile
 from trajcheck.runner import run_claim, search
+from trajcheck_catalogue.models.decoder import Architecture, Training, train, training_loss
+from trajcheck_catalogue.models.parity import MARKER, VOCABULARY, ParityTask
+from trajcheck_catalogue.properties import pep
+from trajcheck_catalogue.theory import convergence
 
 SWEPT_CLAIMS = ("smoothing.quadratic", "smoothing.quadratic_rate")
 DIMENSIONS = (4, 8, 16)

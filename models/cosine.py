@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import torch
 
-from models.loss import GradientStep
-from models.norms import norm
-from models.quadratic import batch_eye
+from trajcheck_catalogue.models.loss import GradientStep
+from trajcheck_catalogue.models.norms import norm
+from trajcheck_catalogue.models.quadratic import batch_eye
 
 
 @dataclass(frozen=True)

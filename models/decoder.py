@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from models.parity import MARKER, VOCABULARY, ParityTask
 from trajcheck.curvature import lanczos_top_eigenvalue
+from trajcheck_catalogue.models.parity import MARKER, VOCABULARY, ParityTask
 
 
 @dataclass(frozen=True)

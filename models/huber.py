@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
-from models.loss import GradientStep
-from models.norms import norm
+from trajcheck_catalogue.models.loss import GradientStep
+from trajcheck_catalogue.models.norms import norm
 
 
 @dataclass(frozen=True)

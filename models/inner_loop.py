@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from models.norms import frobenius, norm
+from trajcheck_catalogue.models.norms import frobenius, norm
 
 Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from models.loss import GradientStep
-from models.norms import norm
-from models.quadratic import batch_eye, lmax
+from trajcheck_catalogue.models.loss import GradientStep
+from trajcheck_catalogue.models.norms import norm
+from trajcheck_catalogue.models.quadratic import batch_eye, lmax
 
 if TYPE_CHECKING:
     import cvxpy as cp

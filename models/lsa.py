@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from models.norms import norm
+from trajcheck_catalogue.models.norms import norm
 
 
 @dataclass(frozen=True)

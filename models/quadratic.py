@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from models.loss import GradientStep
-from models.norms import norm
+from trajcheck_catalogue.models.loss import GradientStep
+from trajcheck_catalogue.models.norms import norm
 
 
 def batch_eye(like: torch.Tensor) -> torch.Tensor:

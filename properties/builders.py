@@ -5,11 +5,11 @@ Each builder reads the keys that its strategy in ``properties.strategies`` write
 
 from __future__ import annotations
 
-from models.cosine import CosineSum
-from models.huber import RadialHuber
-from models.logistic import Logistic
-from models.quadratic import Quadratic
 from trajcheck.core import Batch
+from trajcheck_catalogue.models.cosine import CosineSum
+from trajcheck_catalogue.models.huber import RadialHuber
+from trajcheck_catalogue.models.logistic import Logistic
+from trajcheck_catalogue.models.quadratic import Quadratic
 
 
 def quadratic(batch: Batch) -> Quadratic:

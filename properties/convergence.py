@@ -7,11 +7,21 @@ from collections.abc import Mapping
 import torch
 from hypothesis import strategies as st
 
-from models.inner_loop import unroll
-from models.norms import norm
-from properties import builders, pep
-from properties.sketches import convergence_sketch
-from properties.strategies import (
+from trajcheck.core import (
+    Batch,
+    Certificate,
+    Measurement,
+    Outcome,
+    Params,
+    Profile,
+    Property,
+    to_batch,
+)
+from trajcheck_catalogue.models.inner_loop import unroll
+from trajcheck_catalogue.models.norms import norm
+from trajcheck_catalogue.properties import builders, pep
+from trajcheck_catalogue.properties.sketches import convergence_sketch
+from trajcheck_catalogue.properties.strategies import (
     SMOOTHNESS,
     dimension_of,
     dimensions,
@@ -24,17 +34,7 @@ from properties.strategies import (
     unit_interval,
     vectors,
 )
-from theory import convergence, descent
-from trajcheck.core import (
-    Batch,
-    Certificate,
-    Measurement,
-    Outcome,
-    Params,
-    Profile,
-    Property,
-    to_batch,
-)
+from trajcheck_catalogue.theory import convergence, descent
 
 # convergence.convex_gd ---------------------------------------------------------------
 

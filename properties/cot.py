@@ -16,7 +16,8 @@ import torch
 from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
-from models.decoder import (
+from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
+from trajcheck_catalogue.models.decoder import (
     Architecture,
     TrainedModel,
     Training,
@@ -28,9 +29,8 @@ from models.decoder import (
     train,
     training_loss,
 )
-from models.parity import ParityTask
-from theory import cot
-from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
+from trajcheck_catalogue.models.parity import ParityTask
+from trajcheck_catalogue.theory import cot
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,21 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from models.blocks import (
+from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
+from trajcheck_catalogue.models.blocks import (
     block_sizes,
     block_sweeps,
     spectral_radius,
     sweep_error_map,
     sweeps_to_accuracy,
 )
-from properties import builders
-from properties.sketches import block_descent_sketch, block_solve_sketch, interlacing_sketch
-from properties.strategies import (
+from trajcheck_catalogue.properties import builders
+from trajcheck_catalogue.properties.sketches import (
+    block_descent_sketch,
+    block_solve_sketch,
+    interlacing_sketch,
+)
+from trajcheck_catalogue.properties.strategies import (
     block_partitions,
     dimension_of,
     index_sets,
@@ -26,8 +31,7 @@ from properties.strategies import (
     steps_of,
     vectors,
 )
-from theory import decomposition
-from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
+from trajcheck_catalogue.theory import decomposition
 
 # decomposition.interlacing -------------------------------------------------------------
 

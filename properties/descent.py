@@ -9,12 +9,22 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from models.inner_loop import perturbed_trajectories
-from models.loss import SmoothLoss, StronglyConvexLoss
-from models.norms import norm
-from properties import builders, pep
-from properties.sketches import error_sketch, step_sketch
-from properties.strategies import (
+from trajcheck.core import (
+    Batch,
+    Certificate,
+    Measurement,
+    Outcome,
+    Params,
+    Profile,
+    Property,
+    to_batch,
+)
+from trajcheck_catalogue.models.inner_loop import perturbed_trajectories
+from trajcheck_catalogue.models.loss import SmoothLoss, StronglyConvexLoss
+from trajcheck_catalogue.models.norms import norm
+from trajcheck_catalogue.properties import builders, pep
+from trajcheck_catalogue.properties.sketches import error_sketch, step_sketch
+from trajcheck_catalogue.properties.strategies import (
     SMOOTHNESS,
     cosine_dimension,
     cosine_smoothness,
@@ -33,17 +43,7 @@ from properties.strategies import (
     up_to_the_boundary,
     vectors,
 )
-from theory import descent
-from trajcheck.core import (
-    Batch,
-    Certificate,
-    Measurement,
-    Outcome,
-    Params,
-    Profile,
-    Property,
-    to_batch,
-)
+from trajcheck_catalogue.theory import descent
 
 
 def _far_center_rounding(L: torch.Tensor, x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:

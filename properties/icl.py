@@ -10,7 +10,8 @@ import torch
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from models.lsa import (
+from trajcheck.core import Batch, Frontier, Measurement, Params, Profile, Property
+from trajcheck_catalogue.models.lsa import (
     RegressionTasks,
     compare_with_gradient_descent,
     context_losses,
@@ -18,10 +19,14 @@ from models.lsa import (
     lsa_layer,
     train_lsa,
 )
-from models.norms import frobenius, norm
-from properties.strategies import step_counts, steps_of, up_to_the_boundary, vectors
-from theory import icl
-from trajcheck.core import Batch, Frontier, Measurement, Params, Profile, Property
+from trajcheck_catalogue.models.norms import frobenius, norm
+from trajcheck_catalogue.properties.strategies import (
+    step_counts,
+    steps_of,
+    up_to_the_boundary,
+    vectors,
+)
+from trajcheck_catalogue.theory import icl
 
 
 def data_curvature(params: Params) -> float:

@@ -10,12 +10,23 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from models.inner_loop import Hessian, Loss, autograd_step, chain_rule_gradient, unrolled_gradient
-from models.maml import QuadraticTasks, TaskDistribution, maml_initialization_cvxpy
-from models.mlp import MLPRegression, parameter_count
-from models.norms import norm
-from properties import builders
-from properties.strategies import (
+from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
+from trajcheck_catalogue.models.inner_loop import (
+    Hessian,
+    Loss,
+    autograd_step,
+    chain_rule_gradient,
+    unrolled_gradient,
+)
+from trajcheck_catalogue.models.maml import (
+    QuadraticTasks,
+    TaskDistribution,
+    maml_initialization_cvxpy,
+)
+from trajcheck_catalogue.models.mlp import MLPRegression, parameter_count
+from trajcheck_catalogue.models.norms import norm
+from trajcheck_catalogue.properties import builders
+from trajcheck_catalogue.properties.strategies import (
     SMOOTHNESS,
     cosine_dimension,
     cosine_smoothness,
@@ -26,8 +37,7 @@ from properties.strategies import (
     steps_of,
     vectors,
 )
-from theory import meta
-from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
+from trajcheck_catalogue.theory import meta
 
 #: The network's K is capped: each inner step costs a Hessian from torch.func.
 NETWORK_MAX_STEPS = 8

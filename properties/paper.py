@@ -11,16 +11,16 @@ import torch
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from models.norms import frobenius, norm
-from models.one_layer import (
+from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property, to_batch
+from trajcheck_catalogue.models.norms import frobenius, norm
+from trajcheck_catalogue.models.one_layer import (
     Attention,
     FeedForward,
     activation,
     appendix_b_construction,
     pseudo_inverse_witness,
 )
-from theory import paper
-from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property, to_batch
+from trajcheck_catalogue.theory import paper
 
 #: Largest condition number of E_l drawn: beyond it "full row rank" is a matter of rounding.
 MAX_CONDITION = 1e4

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
-from theory import convergence, descent
+from trajcheck_catalogue.theory import convergence, descent
 
 #: PEPit and cvxpy are imported when a certificate is computed, not with the catalogue.
 METHOD_NAME = "PEPit (cvxpy, CLARABEL)"

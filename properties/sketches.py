@@ -13,12 +13,12 @@ from typing import Any
 
 import torch
 
-from models.blocks import block_sweeps, sweeps_to_accuracy
-from models.inner_loop import unroll
-from models.norms import norm
-from properties import builders
-from theory import convergence, descent, smoothing
 from trajcheck.core import Batch, Sketch
+from trajcheck_catalogue.models.blocks import block_sweeps, sweeps_to_accuracy
+from trajcheck_catalogue.models.inner_loop import unroll
+from trajcheck_catalogue.models.norms import norm
+from trajcheck_catalogue.properties import builders
+from trajcheck_catalogue.theory import convergence, descent, smoothing
 
 Build = Callable[[Batch], Any]
 

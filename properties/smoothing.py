@@ -7,11 +7,12 @@ from collections.abc import Mapping
 import torch
 from hypothesis import strategies as st
 
-from models.cosine import CosineSum
-from models.quadratic import Quadratic, lmax
-from properties import builders
-from properties.sketches import cosine_curvature_sketch, spectral_filter_sketch
-from properties.strategies import (
+from trajcheck.core import Batch, Measurement, Params, Profile, Property, Sweep
+from trajcheck_catalogue.models.cosine import CosineSum
+from trajcheck_catalogue.models.quadratic import Quadratic, lmax
+from trajcheck_catalogue.properties import builders
+from trajcheck_catalogue.properties.sketches import cosine_curvature_sketch, spectral_filter_sketch
+from trajcheck_catalogue.properties.strategies import (
     cosine_dimension,
     cosine_smoothness,
     cosine_sums,
@@ -24,8 +25,7 @@ from properties.strategies import (
     up_to_the_boundary,
     vectors,
 )
-from theory import smoothing
-from trajcheck.core import Batch, Measurement, Params, Profile, Property, Sweep
+from trajcheck_catalogue.theory import smoothing
 
 
 def smoothing_instances(

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from hypothesis import strategies as st
 
-from models.blocks import block_labels
-from models.logistic import spanning_anchors
-from models.norms import norm
 from trajcheck.core import Frontier, Params, Profile
+from trajcheck_catalogue.models.blocks import block_labels
+from trajcheck_catalogue.models.logistic import spanning_anchors
+from trajcheck_catalogue.models.norms import norm
 
 #: Range of the top eigenvalue L: wide enough that scale-dependence would show.
 SMOOTHNESS = st.floats(min_value=1e-2, max_value=1e2)

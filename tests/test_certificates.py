@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from properties import pep
+from trajcheck_catalogue.properties import pep
 
 #: The SDP value against the closed form: CLARABEL's accuracy at L = 1 is about 1e-9.
 AGREEMENT = 1e-6

@@ -24,7 +24,7 @@ def test_builtin_catalogue_comes_through_the_entry_point() -> None:
     from importlib.metadata import entry_points
 
     names = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    assert names.get("builtin") == "properties"
+    assert names.get("builtin") == "trajcheck_catalogue.properties"
     catalogue = discover()
     assert all(e.origins == ("entry point builtin",) * len(e.props) for e in catalogue)
     assert list(catalogue.entries)[:3] == [

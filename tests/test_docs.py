@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import properties
 from trajcheck.catalogue_page import catalogue_markdown
 from trajcheck.cli import main
 from trajcheck.discovery import discover
+from trajcheck_catalogue import properties
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

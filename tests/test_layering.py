@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ENGINE = Path(__file__).resolve().parents[1] / "trajcheck"
-CATALOGUE = ("theory", "models", "properties")
+CATALOGUE = ("theory", "models", "properties", "trajcheck_catalogue")
 
 
 def _module_name(path: Path) -> str:

@@ -7,7 +7,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.blocks import (
+from trajcheck.core import Profile, to_batch
+from trajcheck_catalogue.models.blocks import (
     block_labels,
     block_sweeps,
     minimize_block,
@@ -15,10 +16,9 @@ from models.blocks import (
     sweep_error_map,
     sweeps_to_accuracy,
 )
-from properties import builders
-from properties.strategies import block_partitions, positive_definite, vectors
-from theory import decomposition
-from trajcheck.core import Profile, to_batch
+from trajcheck_catalogue.properties import builders
+from trajcheck_catalogue.properties.strategies import block_partitions, positive_definite, vectors
+from trajcheck_catalogue.theory import decomposition
 
 LIMITS = Profile(max_dimension=6, max_steps=4)
 CPU = torch.device("cpu")

@@ -11,11 +11,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.huber import RadialHuber
-from models.inner_loop import unroll
-from models.logistic import Logistic, solve_with_cvxpy, spanning_anchors
-from properties.strategies import logistic_regressions, vectors
 from trajcheck.core import Profile
+from trajcheck_catalogue.models.huber import RadialHuber
+from trajcheck_catalogue.models.inner_loop import unroll
+from trajcheck_catalogue.models.logistic import Logistic, solve_with_cvxpy, spanning_anchors
+from trajcheck_catalogue.properties.strategies import logistic_regressions, vectors
 
 F64 = torch.float64
 SMALL = Profile(max_dimension=4, max_steps=4)

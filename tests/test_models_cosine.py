@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.cosine import CosineSum
-from properties.strategies import cosine_sums, vectors
 from trajcheck.core import Profile
+from trajcheck_catalogue.models.cosine import CosineSum
+from trajcheck_catalogue.properties.strategies import cosine_sums, vectors
 
 SMALL = Profile(max_dimension=4, max_steps=1)
 F64 = torch.float64

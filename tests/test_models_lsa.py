@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.lsa import (
+from trajcheck_catalogue.models.lsa import (
     LSAWeights,
     RegressionTasks,
     TrainableLSA,

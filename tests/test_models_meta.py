@@ -9,13 +9,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.inner_loop import chain_rule_gradient, unrolled_gradient
-from models.maml import QuadraticTasks, TaskDistribution, maml_initialization_cvxpy
-from models.mlp import MLPRegression, parameter_count, regression_loss
-from properties import builders
-from properties.meta import _task_distribution, held_out_comparison
-from properties.strategies import quadratics, vectors
 from trajcheck.core import Profile, to_batch
+from trajcheck_catalogue.models.inner_loop import chain_rule_gradient, unrolled_gradient
+from trajcheck_catalogue.models.maml import (
+    QuadraticTasks,
+    TaskDistribution,
+    maml_initialization_cvxpy,
+)
+from trajcheck_catalogue.models.mlp import MLPRegression, parameter_count, regression_loss
+from trajcheck_catalogue.properties import builders
+from trajcheck_catalogue.properties.meta import _task_distribution, held_out_comparison
+from trajcheck_catalogue.properties.strategies import quadratics, vectors
 
 LIMITS = Profile(max_dimension=6, max_steps=6)
 CPU = torch.device("cpu")
@@ -112,7 +116,7 @@ def test_the_studys_intervals_use_students_t_over_its_draws(monkeypatch) -> None
     than the normal's 1.96 that the study used before."""
     from scipy.stats import t
 
-    from properties import meta as study
+    from trajcheck_catalogue.properties import meta as study
 
     monkeypatch.setattr(study, "TRAINING_TASKS", (4,))
     reference = study.REFERENCE_DISTRIBUTION
@@ -133,7 +137,7 @@ def test_the_coins_chance_band_is_the_exact_binomial_range() -> None:
     """The band that says "direct is near chance": the central 95 % of a fair coin's
     accuracy over the evaluation's answers, exact (the normal approximation is 1.96/(2
     sqrt(n)); at n = 20 the binomial's range is 6..14, half-width 0.2, not 0.219)."""
-    from models.decoder import chance_interval
+    from trajcheck_catalogue.models.decoder import chance_interval
 
     assert chance_interval(20) == pytest.approx(0.2)
     for count in (20, 64, 512):

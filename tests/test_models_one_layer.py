@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from models.one_layer import (
+from trajcheck_catalogue.models.one_layer import (
     Attention,
     FeedForward,
     activation,

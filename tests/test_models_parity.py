@@ -9,7 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.decoder import (
+from trajcheck.curvature import dense_hessian
+from trajcheck_catalogue.models.decoder import (
     Architecture,
     Decoder,
     Training,
@@ -21,9 +22,8 @@ from models.decoder import (
     train,
     training_loss,
 )
-from models.parity import MARKER, ParityTask
-from properties.cot import probe_statistics
-from trajcheck.curvature import dense_hessian
+from trajcheck_catalogue.models.parity import MARKER, ParityTask
+from trajcheck_catalogue.properties.cot import probe_statistics
 
 CPU = torch.device("cpu")
 TINY = Architecture(width=16, layers=1, heads=2, feedforward=32)

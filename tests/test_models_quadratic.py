@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.quadratic import Quadratic, batched_power, lmax
-from properties.strategies import haar_rotation, quadratics
 from trajcheck.core import Profile
+from trajcheck_catalogue.models.quadratic import Quadratic, batched_power, lmax
+from trajcheck_catalogue.properties.strategies import haar_rotation, quadratics
 
 SMALL = Profile(max_dimension=4, max_steps=4)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.norms import frobenius, norm
 from trajcheck.discovery import discover
 from trajcheck.evaluation import evaluate
+from trajcheck_catalogue.models.norms import frobenius, norm
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = [p for folder in ("models", "properties", "theory") for p in (ROOT / folder).glob("*.py")]

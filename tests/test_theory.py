@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from theory import descent, smoothing
+from trajcheck_catalogue.theory import descent, smoothing
 
 
 @pytest.mark.parametrize(("aL", "K"), [(0.05, 1), (0.3, 2), (1.0, 1), (1.0, 5), (0.7, 12)])

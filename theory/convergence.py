@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from theory._xp import as_real
 from trajcheck.core import Claim, Mutant
+from trajcheck_catalogue.theory._xp import as_real
 
 
 def convex_gd_bound(L: Any, distance_sq: Any, K: Any, offset: float = 2.0) -> Any:

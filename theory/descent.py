@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from theory._xp import namespace
 from trajcheck.core import Claim, Mutant
+from trajcheck_catalogue.theory._xp import namespace
 
 
 def descent_lemma_bound(f_x: Any, grad_sq: Any, a: Any, L: Any, divisor: float = 2.0) -> Any:

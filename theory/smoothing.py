@@ -10,8 +10,8 @@ whose eigenvalues are ``g(l) = l (1 - a l)^(2K)`` over the eigenvalues ``l`` of 
 
 from typing import Any
 
-from theory._xp import namespace
 from trajcheck.core import Claim, Mutant
+from trajcheck_catalogue.theory._xp import namespace
 
 AMPLIFIED_CURVATURE_TOLERANCE = (
     "1e-12 relative to (2K+1)L: A = Q diag(spectrum) Q' is formed with an eigenvalue "
