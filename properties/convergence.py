@@ -241,47 +241,33 @@ def certify_strongly_convex_gd(outcome: Outcome) -> Certificate:
     SDP resolves them: ``pep.rate_parameters``), beside q^K; drawn step by step, as the
     share of the bound attained, beside that instance."""
     params, _ = pep.tightest(outcome, "quadratic")
-    if params is None:
-        L, mu, a, K = 1.0, 0.1, 1.0, 1
-    else:
-        L, mu = float(params["spectrum"][0]), float(min(params["spectrum"]))
-        a, K = float(params["a"]), int(params["K"])
-    own = (L, mu, a)
-    L, mu, a, steps = pep.rate_parameters(L, mu, a, K)
+    own = pep.quadratic_rate(params)
+    K = int(params["K"]) if params else 1
+    L, mu, a, steps = pep.rate_parameters(*own, K)
     worst = pep.gradient_descent_strongly_convex(L, mu, a, steps)
-    q = float(descent.contraction_factor(mu, L, a))
-    instance: list[float] | None = None
-    instance_bound: list[float] | None = None
+    instance: tuple[list[float], list[float]] | None = None
     if params is not None:  # ||x_k - x*|| against q^k ||x_0 - x*||, at its own q
         batch = to_batch(params, torch.device("cpu"))
         f, x = builders.quadratic(batch), batch["x0"]
         own_q = float(descent.contraction_factor(own[1], own[0], own[2]))
         start = float(norm(x - f.center)[0])
-        instance, instance_bound = [], []
+        instance = ([], [])
         for k in range(K + 1):
-            instance.append(float(norm(x - f.center)[0]))
-            instance_bound.append(own_q**k * start)
+            instance[0].append(float(norm(x - f.center)[0]))
+            instance[1].append(own_q**k * start)
             x = f.inner_step(x, batch["a"])
-    return Certificate(
-        title="worst case of gradient descent on smooth strongly convex functions",
-        method=pep.method(),
-        value=worst.value,
-        theoretical=worst.theoretical,
-        parameters={"L": L, "mu": mu, "a": a, "K": steps, "R": 1.0},
-        observed={"instance's mu": own[1], "instance's a": own[2], "instance's K": K},
-        model="quadratic",
-        figure=pep.attained_figure(
-            "||x_k - x*|| / (q^k ||x_0 - x*||)",
-            worst,
-            [q**k for k in range(steps + 1)],
-            instance,
-            instance_bound,
-        ),
-        caption=(
-            "The share of the bound q^k ||x_0 - x*|| attained at every step, by the SDP's "
-            "worst-case function and by the quadratic the search found tightest: 1 is the "
-            "bound attained." + pep.parameters_note(own, (L, mu, a))
-        ),
+    return pep.rate_certificate(
+        "worst case of gradient descent on smooth strongly convex functions",
+        worst,
+        (L, mu, a),
+        own,
+        {"K": steps, "R": 1.0},
+        {"instance's K": K},
+        "||x_k - x*|| / (q^k ||x_0 - x*||)",
+        instance,
+        "The share of the bound q^k ||x_0 - x*|| attained at every step, by the SDP's "
+        "worst-case function and by the quadratic the search found tightest: 1 is the "
+        "bound attained.",
     )
 
 

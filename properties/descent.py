@@ -277,17 +277,11 @@ def certify_error_contraction(outcome: Outcome) -> Certificate:
     them: ``pep.rate_parameters``), beside q^(K-j); drawn step by step, as the share of
     the bound attained, beside that instance."""
     params, _ = pep.tightest(outcome, "quadratic")
-    if params is None:
-        L, mu, a, after = 1.0, 0.1, 1.0, 1
-    else:
-        L, mu = float(params["spectrum"][0]), float(min(params["spectrum"]))
-        a, after = float(params["a"]), int(params["K"]) - int(params["j"])
-    own = (L, mu, a)
-    L, mu, a, steps = pep.rate_parameters(L, mu, a, max(after, 1))
+    own = pep.quadratic_rate(params)
+    after = int(params["K"]) - int(params["j"]) if params else 1
+    L, mu, a, steps = pep.rate_parameters(*own, max(after, 1))
     worst = pep.gradient_descent_contraction(L, mu, a, steps)
-    q = float(descent.contraction_factor(mu, L, a))
-    instance: list[float] | None = None
-    instance_bound: list[float] | None = None
+    instance: tuple[list[float], list[float]] | None = None
     if params is not None:  # ||x~_k - x_k|| against q^k ||e|| from the injection on
         batch = to_batch(params, torch.device("cpu"))
         f, step = builders.quadratic(batch), batch["a"]
@@ -296,31 +290,23 @@ def certify_error_contraction(outcome: Outcome) -> Certificate:
         for _ in range(int(params["j"])):
             x = f.inner_step(x, step)
         perturbed, size = x + batch["error"], float(norm(batch["error"])[0])
-        instance, instance_bound = [], []
+        instance = ([], [])
         for k in range(after + 1):
-            instance.append(float(norm(perturbed - x)[0]))
-            instance_bound.append(own_q**k * size)
+            instance[0].append(float(norm(perturbed - x)[0]))
+            instance[1].append(own_q**k * size)
             x, perturbed = f.inner_step(x, step), f.inner_step(perturbed, step)
-    return Certificate(
-        title="worst case of an error injected into gradient descent on strongly convex f",
-        method=pep.method(),
-        value=worst.value,
-        theoretical=worst.theoretical,
-        parameters={"L": L, "mu": mu, "a": a, "K-j": steps, "||e||": 1.0},
-        observed={"instance's mu": own[1], "instance's a": own[2], "instance's K-j": after},
-        model="quadratic",
-        figure=pep.attained_figure(
-            "||x~_k - x_k|| / (q^k ||e||)",
-            worst,
-            [q**k for k in range(steps + 1)],
-            instance,
-            instance_bound,
-        ),
-        caption=(
-            "The share of the bound q^k ||e|| attained at every step after an error e is "
-            "injected, by the SDP's worst-case function and by the quadratic the search "
-            "found tightest: 1 is the bound attained." + pep.parameters_note(own, (L, mu, a))
-        ),
+    return pep.rate_certificate(
+        "worst case of an error injected into gradient descent on strongly convex f",
+        worst,
+        (L, mu, a),
+        own,
+        {"K-j": steps, "||e||": 1.0},
+        {"instance's K-j": after},
+        "||x~_k - x_k|| / (q^k ||e||)",
+        instance,
+        "The share of the bound q^k ||e|| attained at every step after an error e is "
+        "injected, by the SDP's worst-case function and by the quadratic the search found "
+        "tightest: 1 is the bound attained.",
     )
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
+from trajcheck.core import Certificate
 from trajcheck_catalogue.theory import convergence, descent
 
 #: PEPit and cvxpy are imported when a certificate is computed, not with the catalogue.
@@ -280,3 +281,41 @@ def attained_figure(
         "y_range": [0.0, 1.1],
         "panels": [{"title": "", "series": series}],
     }
+
+
+def quadratic_rate(params: dict[str, Any] | None) -> tuple[float, float, float]:
+    """(L, mu, a) of a drawn quadratic (spectrum with L first) and its step; a
+    well-conditioned default when there is no instance."""
+    if params is None:
+        return 1.0, 0.1, 1.0
+    return float(params["spectrum"][0]), float(min(params["spectrum"])), float(params["a"])
+
+
+def rate_certificate(
+    title: str,
+    worst: Worst,
+    used: tuple[float, float, float],
+    own: tuple[float, float, float],
+    parameters: dict[str, float],
+    observed: dict[str, float | None],
+    y_label: str,
+    instance: tuple[list[float], list[float]] | None,
+    caption: str,
+) -> Certificate:
+    """A certificate of a linear rate q^k (q = max(|1 - a mu|, |1 - a L|)) computed at
+    ``used`` = (L, mu, a), for an instance at ``own``: the figure shows the share of its
+    bound that the worst case and the instance (values, bounds) attain at every step."""
+    L, mu, a = used
+    q = float(descent.contraction_factor(mu, L, a))
+    bound = [q**k for k in range(len(worst.trajectory))]
+    return Certificate(
+        title=title,
+        method=method(),
+        value=worst.value,
+        theoretical=worst.theoretical,
+        parameters={"L": L, "mu": mu, "a": a, **parameters},
+        observed={"instance's mu": own[1], "instance's a": own[2], **observed},
+        model="quadratic",
+        figure=attained_figure(y_label, worst, bound, *(instance or (None, None))),
+        caption=caption + parameters_note(own, used),
+    )
