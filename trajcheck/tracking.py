@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trajcheck.core import Params
+from trajcheck.core import Counterexample, Outcome, Params
 from trajcheck.evaluation import Evaluation
 
 #: Decades of the margin histogram: margins from 1e-16 to 1e6, one bin a decade, with
@@ -153,3 +153,27 @@ class Tracker:
     @property
     def worst(self) -> float | None:
         return None if math.isinf(self.worst_margin) else self.worst_margin
+
+    def outcome(
+        self,
+        verdict: str,
+        counterexample: Counterexample | None,
+        error: str | None,
+        seconds: float,
+        **extra: Any,
+    ) -> Outcome:
+        """What the search concluded, with what this tracker kept (``extra``: the fields
+        of a mode's own, such as a census or the rounding count)."""
+        return Outcome(
+            verdict=verdict,  # type: ignore[arg-type]
+            examples=self.examples,
+            worst_margin=self.worst,
+            worst_notes=self.worst_notes,
+            worst_params=self.worst_params,
+            margins=self.histogram.to_json(),
+            counterexample=counterexample,
+            error=error,
+            seconds=seconds,
+            domain=self.domain.to_json(),
+            **extra,
+        )

@@ -100,18 +100,9 @@ def census(
             f"in {len(instances)} (not shrunk: each is an experiment)"
         )
         verdict, found = "fails", counterexample(prop, worst, found_by)
-    domain = tracker.domain.to_json()
-    domain["census instances"] = [len(instances)] * 2
-    return Outcome(
-        verdict=verdict,  # type: ignore[arg-type]
-        examples=tracker.examples,
-        worst_margin=tracker.worst,
-        worst_notes=tracker.worst_notes,
-        worst_params=tracker.worst_params,
-        margins=tracker.histogram.to_json(),
-        counterexample=found,
-        error=error,
-        seconds=time.perf_counter() - started,
-        census={"seed": drawn_with, "instances": instances},
-        domain=domain,
+    seconds = time.perf_counter() - started
+    outcome = tracker.outcome(
+        verdict, found, error, seconds, census={"seed": drawn_with, "instances": instances}
     )
+    outcome.domain["census instances"] = [len(instances)] * 2
+    return outcome

@@ -103,16 +103,5 @@ def hunt(
         verdict, found = "fails", counterexample(prop, violation, "hypothesis (shrunk)")
     except Exception as exc:  # a broken measure must not stop the other claims
         verdict, error = "error", error_of(exc, prop)
-    return Outcome(
-        verdict=verdict,  # type: ignore[arg-type]
-        examples=tracker.examples,
-        worst_margin=tracker.worst,
-        worst_notes=tracker.worst_notes,
-        worst_params=tracker.worst_params,
-        margins=tracker.histogram.to_json(),
-        counterexample=found,
-        error=error,
-        seconds=time.perf_counter() - started,
-        domain=tracker.domain.to_json(),
-        rounding_only=rounding_only,
-    )
+    seconds = time.perf_counter() - started
+    return tracker.outcome(verdict, found, error, seconds, rounding_only=rounding_only)
