@@ -1,7 +1,9 @@
 """Side-by-side measurements, all in one run (README.md, Performance):
 
-1. instances per second: the batched sweep against one instance per Hypothesis example,
-   on the same claims and dimensions;
+1. the batched sweep (``sweeps.py``): instances per second against one instance per
+   Hypothesis example for every swept model; smoothing.quadratic against the raw batched
+   eigenvalue call; the share of instances and seeds that reach each family's tight
+   region, per dimension; peak memory of --sweep 10^4 and 10^7;
 2. the top Hessian eigenvalue of a small transformer (the cot family's decoder, shrunk
    to one layer of width 16): the engine's Lanczos against
    PyHessian's power iteration (a benchmark-only dependency), products counted, time and
@@ -10,7 +12,8 @@
    closed form L/(4K+2): value and time;
 4. the wall time of ``trajcheck verify --profile default`` family by family.
 
-    python benchmarks/run.py [--device cpu|cuda] [--skip-verify] [--json FILE]
+    python benchmarks/run.py [--device cpu|cuda] [--skip-verify] [--skip-memory]
+                             [--only sweeps] [--json FILE]
 
 Never a test: nothing here asserts a time.
 """
@@ -24,49 +27,25 @@ import json
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import torch
+from sweeps import (
+    sweep_against_eigenvalue_limit,
+    sweep_against_hypothesis,
+    sweep_memory,
+    tight_region_power,
+)
 
 from trajcheck.curvature import dense_hessian, lanczos_top_eigenvalue, math_attention
 from trajcheck.discovery import discover
-from trajcheck.modes.sweep import sweep
 from trajcheck.profiles import get_profile
-from trajcheck.runner import run_claim, search
+from trajcheck.runner import run_claim
 from trajcheck_catalogue.models.decoder import Architecture, Training, train, training_loss
 from trajcheck_catalogue.models.parity import MARKER, VOCABULARY, ParityTask
 from trajcheck_catalogue.properties import pep
 from trajcheck_catalogue.theory import convergence
-
-SWEPT_CLAIMS = ("smoothing.quadratic", "smoothing.quadratic_rate")
-DIMENSIONS = (4, 8, 16)
-
-
-def sweep_against_hypothesis(device: torch.device) -> pd.DataFrame:
-    """Instances per second of both paths, d <= D, K <= 16, on the claims that hold (a
-    refuted claim stops both paths at its first violation)."""
-    catalogue, rows = discover(), []
-    for claim_id in SWEPT_CLAIMS:
-        prop = catalogue.entries[claim_id].props[0]
-        for D in DIMENSIONS:
-            profile = replace(get_profile("ci"), max_dimension=D, max_steps=16)
-            searched = search(prop, None, profile, device, seed=1, budget=300)
-            swept = sweep(prop, None, profile, device, count=40_960, seed=1)
-            hypothesis_rate = searched.examples / searched.seconds
-            sweep_rate = swept.swept / swept.seconds
-            rows.append(
-                {
-                    "claim": claim_id,
-                    "d <=": D,
-                    "hypothesis /s": round(hypothesis_rate),
-                    "sweep /s": round(sweep_rate),
-                    "ratio": round(sweep_rate / hypothesis_rate, 1),
-                }
-            )
-    return pd.DataFrame(rows)
-
 
 #: The cot family's decoder, shrunk until its dense Hessian (one product per parameter)
 #: takes seconds: one layer, width 16, two heads.
@@ -215,6 +194,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--skip-verify", action="store_true", help="leave out part 4")
+    parser.add_argument("--skip-memory", action="store_true", help="leave out --sweep 10^7")
+    parser.add_argument("--only", choices=["sweeps"], help="part 1 alone")
     parser.add_argument("--json", help="also write the tables to this file")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -226,10 +207,17 @@ def main() -> None:
     print(f"device {device} ({machine}); torch {torch.__version__}\n")
     tables = {
         "sweep against Hypothesis (instances per second)": sweep_against_hypothesis(device),
-        "top Hessian eigenvalue of a small transformer": lanczos_against_power_iteration(device),
-        "performance-estimation certificate": certificate_against_closed_form(),
+        "sweep against the batched eigenvalue limit": sweep_against_eigenvalue_limit(device),
+        "tight region reached, per family and dimension": tight_region_power(device),
     }
-    if not args.skip_verify:
+    if not args.skip_memory:
+        tables["peak memory of --sweep N"] = sweep_memory(device)
+    if args.only is None:
+        tables["top Hessian eigenvalue of a small transformer"] = lanczos_against_power_iteration(
+            device
+        )
+        tables["performance-estimation certificate"] = certificate_against_closed_form()
+    if not args.skip_verify and args.only is None:
         tables["trajcheck verify --profile default, by family"] = verify_per_family(device)
     for title, table in tables.items():
         print(f"== {title}\n{table.to_string(index=False)}\n")

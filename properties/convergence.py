@@ -5,47 +5,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-from hypothesis import strategies as st
 
 from trajcheck.core import (
     Batch,
     Certificate,
     Measurement,
     Outcome,
-    Params,
-    Profile,
     Property,
     to_batch,
 )
 from trajcheck_catalogue.models.inner_loop import unroll
 from trajcheck_catalogue.models.norms import norm
 from trajcheck_catalogue.properties import builders, pep
+from trajcheck_catalogue.properties.draws import Draws, drawn_by
 from trajcheck_catalogue.properties.sketches import convergence_sketch
 from trajcheck_catalogue.properties.strategies import (
-    SMOOTHNESS,
+    SMOOTHNESS_RANGE,
     dimension_of,
-    dimensions,
+    draw_logistic,
+    draw_quadratic,
     features_dimension,
-    logistic_constants,
-    logistic_regressions,
-    quadratics,
-    step_counts,
     steps_of,
-    unit_interval,
-    vectors,
+    toward_an_eigenvector,
 )
 from trajcheck_catalogue.theory import convergence, descent
 
 # convergence.convex_gd ---------------------------------------------------------------
 
 
-@st.composite
-def _convex_quadratic(draw: st.DrawFn, profile: Profile) -> Params:
+def convex_quadratic(draw: Draws) -> Batch:
     """A PSD quadratic with x* = 0, f* = 0, a start x_0, K >= 1 and a = 1/L."""
-    params = draw(quadratics(profile))
-    params["x0"] = draw(vectors(len(params["spectrum"])))
-    params["K"] = draw(step_counts(profile, min_steps=1))
-    params["a"] = 1 / params["spectrum"][0]
+    params = draw_quadratic(draw)
+    params["x0"] = draw.vectors(params["spectrum"].shape[-1])
+    params["K"] = draw.steps(min_steps=1)
+    params["a"] = 1 / params["spectrum"][:, 0]
     return params
 
 
@@ -56,16 +49,14 @@ def measure_convex_quadratic(batch: Batch, constants: Mapping[str, float]) -> Me
     return Measurement(lhs=gap, rhs=bound, notes={"ratio": gap / bound})
 
 
-@st.composite
-def _huber(draw: st.DrawFn, profile: Profile) -> Params:
+def huber(draw: Draws) -> Batch:
     """A radial Huber loss at x* = 0 with width delta = t R/(2K+1), t in (0, 3]."""
-    d = draw(dimensions(profile))
-    x0 = draw(vectors(d))
-    K = draw(step_counts(profile, min_steps=1))
-    t = draw(st.floats(0.0, 3.0, exclude_min=True))
-    L = draw(SMOOTHNESS)
-    R = float(norm(torch.tensor(x0, dtype=torch.float64)))
-    return {"L": L, "width": t * R / (2 * K + 1), "x0": x0, "K": K, "a": 1 / L}
+    d = draw.dimension()
+    x0 = draw.vectors(d)
+    K = draw.steps(min_steps=1)
+    t = draw.floats(0.0, 3.0, exclude_min=True)
+    L = draw.floats(*SMOOTHNESS_RANGE)
+    return {"L": L, "width": t * norm(x0) / (2 * K + 1), "x0": x0, "K": K, "a": 1 / L}
 
 
 def measure_convex_huber(batch: Batch, constants: Mapping[str, float]) -> Measurement:
@@ -78,12 +69,11 @@ def measure_convex_huber(batch: Batch, constants: Mapping[str, float]) -> Measur
     return Measurement(lhs=gap, rhs=bound, notes=notes)
 
 
-@st.composite
-def _convex_logistic(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(logistic_regressions(profile, ridge=False))
-    params["x0"] = draw(vectors(features_dimension(params), bound=5.0))
-    params["K"] = draw(step_counts(profile, min_steps=1))
-    params["a"] = 1 / logistic_constants(params)[1]
+def convex_logistic(draw: Draws) -> Batch:
+    params = draw_logistic(draw, ridge=False)
+    params["x0"] = draw.vectors(params["features"].shape[-1], bound=5.0)
+    params["K"] = draw.steps(min_steps=1)
+    params["a"] = 1 / builders.logistic(params).smoothness
     return params
 
 
@@ -145,16 +135,19 @@ def certify_convex_gd(outcome: Outcome) -> Certificate:
 
 
 CONVEX_GD_HUBER = Property(
-    convergence.CONVEX_GD, _huber, measure_convex_huber, dimension=lambda p: len(p["x0"]),
+    convergence.CONVEX_GD, measure=measure_convex_huber, dimension=lambda p: len(p["x0"]),
+    **drawn_by(huber),
     model="huber", steps=steps_of, certificate=certify_convex_gd,
     sketch=convergence_sketch(builders.radial_huber, convex=True),
 )  # fmt: skip
 CONVEX_GD_QUADRATIC = Property(
-    convergence.CONVEX_GD, _convex_quadratic, measure_convex_quadratic, dimension_of,
+    convergence.CONVEX_GD, measure=measure_convex_quadratic, dimension=dimension_of,
+    **drawn_by(convex_quadratic),
     model="quadratic", steps=steps_of, sketch=convergence_sketch(builders.quadratic, convex=True),
 )  # fmt: skip
 CONVEX_GD_LOGISTIC = Property(
-    convergence.CONVEX_GD, _convex_logistic, measure_convex_logistic, features_dimension,
+    convergence.CONVEX_GD, measure=measure_convex_logistic, dimension=features_dimension,
+    **drawn_by(convex_logistic),
     model="logistic", steps=steps_of, sketch=convergence_sketch(builders.logistic, convex=True),
 )  # fmt: skip
 
@@ -188,15 +181,14 @@ def _linear_rate(
     )
 
 
-@st.composite
-def _strongly_convex_quadratic(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(quadratics(profile, min_ratio=1e-3))
-    d = len(params["spectrum"])
-    params["center"] = draw(vectors(d))
-    params["x0"] = draw(vectors(d))
-    params["K"] = draw(step_counts(profile, min_steps=1))
-    mu, L = min(params["spectrum"]), params["spectrum"][0]
-    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
+def strongly_convex_quadratic(draw: Draws) -> Batch:
+    params = draw_quadratic(draw, min_ratio=1e-3)
+    d = params["spectrum"].shape[-1]
+    params["center"] = draw.vectors(d)
+    params["x0"] = toward_an_eigenvector(draw, params, draw.vectors(d), 10.0, params["center"])
+    params["K"] = draw.steps(min_steps=1)
+    mu, L = params["spectrum"].amin(dim=-1), params["spectrum"][:, 0]
+    params["a"] = draw.unit_interval(exclude_min=True) * 2 / (mu + L)
     return params
 
 
@@ -208,13 +200,12 @@ def measure_rate_quadratic(batch: Batch, constants: Mapping[str, float]) -> Meas
     )
 
 
-@st.composite
-def _ridge_logistic(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(logistic_regressions(profile, ridge=True))
-    params["x0"] = draw(vectors(features_dimension(params), bound=5.0))
-    params["K"] = draw(step_counts(profile, min_steps=1))
-    mu, L = logistic_constants(params)
-    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
+def ridge_logistic(draw: Draws) -> Batch:
+    params = draw_logistic(draw, ridge=True)
+    params["x0"] = draw.vectors(params["features"].shape[-1], bound=5.0)
+    params["K"] = draw.steps(min_steps=1)
+    f = builders.logistic(params)
+    params["a"] = draw.unit_interval(exclude_min=True) * 2 / (f.strong_convexity + f.smoothness)
     return params
 
 
@@ -272,13 +263,14 @@ def certify_strongly_convex_gd(outcome: Outcome) -> Certificate:
 
 
 STRONGLY_CONVEX_GD_QUADRATIC = Property(
-    convergence.STRONGLY_CONVEX_GD, _strongly_convex_quadratic, measure_rate_quadratic,
-    dimension_of, model="quadratic", steps=steps_of,
+    convergence.STRONGLY_CONVEX_GD, measure=measure_rate_quadratic, dimension=dimension_of,
+    **drawn_by(strongly_convex_quadratic), model="quadratic", steps=steps_of,
     sketch=convergence_sketch(builders.quadratic, convex=False),
     certificate=certify_strongly_convex_gd,
 )  # fmt: skip
 STRONGLY_CONVEX_GD_LOGISTIC = Property(
-    convergence.STRONGLY_CONVEX_GD, _ridge_logistic, measure_rate_logistic,
-    features_dimension, model="ridge-logistic", steps=steps_of,
+    convergence.STRONGLY_CONVEX_GD, measure=measure_rate_logistic,
+    dimension=features_dimension, **drawn_by(ridge_logistic), model="ridge-logistic",
+    steps=steps_of,
     sketch=convergence_sketch(builders.logistic, convex=False),
 )  # fmt: skip

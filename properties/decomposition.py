@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from hypothesis import strategies as st
 
-from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
+from trajcheck.core import Batch, Measurement, Outcome, Property
 from trajcheck_catalogue.models.blocks import (
     block_sizes,
     block_sweeps,
@@ -17,33 +16,29 @@ from trajcheck_catalogue.models.blocks import (
     sweep_error_map,
     sweeps_to_accuracy,
 )
+from trajcheck_catalogue.models.quadratic import eigenvalues
 from trajcheck_catalogue.properties import builders
+from trajcheck_catalogue.properties.draws import Draws, drawn_by
 from trajcheck_catalogue.properties.sketches import (
     block_descent_sketch,
     block_solve_sketch,
     interlacing_sketch,
 )
 from trajcheck_catalogue.properties.strategies import (
-    block_partitions,
     dimension_of,
-    index_sets,
-    positive_definite,
+    draw_positive_definite,
     steps_of,
-    vectors,
 )
 from trajcheck_catalogue.theory import decomposition
 
 # decomposition.interlacing -------------------------------------------------------------
 
 
-@st.composite
-def _subproblem(draw: st.DrawFn, profile: Profile) -> Params:
+def subproblem(draw: Draws) -> Batch:
     """A positive definite A (d >= 2) and the mask (0/1 per coordinate) of a proper
     index set S."""
-    params = draw(positive_definite(profile, min_dimension=2))
-    d = len(params["spectrum"])
-    chosen = set(draw(index_sets(d, proper=True)))
-    params["subset"] = [int(i in chosen) for i in range(d)]
+    params = draw_positive_definite(draw, min_dimension=2)
+    params["subset"] = draw.subset_masks(params["spectrum"].shape[-1], proper=True)
     return params
 
 
@@ -58,14 +53,14 @@ def restricted_extremes(hessian: torch.Tensor, mask: torch.Tensor) -> torch.Tens
     c = hessian.diagonal(dim1=-2, dim2=-1).gather(-1, first.unsqueeze(-1))
     outer = mask.unsqueeze(-1) * mask.unsqueeze(-2)
     padded = hessian * outer + torch.diag_embed((1 - mask) * c)
-    eigenvalues = torch.linalg.eigvalsh(padded)
-    return torch.stack([eigenvalues[..., 0], eigenvalues[..., -1]], dim=-1)
+    spectrum = eigenvalues(padded)
+    return torch.stack([spectrum[..., 0], spectrum[..., -1]], dim=-1)
 
 
 def measure_interlacing(batch: Batch, constants: Mapping[str, float]) -> Measurement:
     """lmin(A) <= lmin(A_SS), lmax(A_SS) <= lmax(A), cond(A_SS) <= factor * cond(A)."""
     A = builders.quadratic(batch).hessian
-    whole = torch.linalg.eigvalsh(A)
+    whole = eigenvalues(A)
     lmin, lmax = whole[..., 0], whole[..., -1]
     sub = restricted_extremes(A, batch["subset"])
     cond, sub_cond = lmax / lmin, sub[..., 1] / sub[..., 0]
@@ -79,7 +74,8 @@ def measure_interlacing(batch: Batch, constants: Mapping[str, float]) -> Measure
 
 
 INTERLACING = Property(
-    decomposition.INTERLACING, _subproblem, measure_interlacing, dimension_of,
+    decomposition.INTERLACING, measure=measure_interlacing, dimension=dimension_of,
+    **drawn_by(subproblem),
     model="quadratic", sketch=interlacing_sketch,
 )  # fmt: skip
 
@@ -87,17 +83,12 @@ INTERLACING = Property(
 # decomposition.block_descent -------------------------------------------------------------
 
 
-@st.composite
-def _block_problem(
-    draw: st.DrawFn, profile: Profile, *, min_blocks: int = 1, favour_smallest: bool = False
-) -> Params:
+def block_problem(draw: Draws, *, min_blocks: int = 1, favour_smallest: bool = False) -> Batch:
     """A positive definite A, a partition into blocks and a start x_0 (x* = 0)."""
-    params = draw(
-        positive_definite(profile, min_dimension=min_blocks, favour_smallest=favour_smallest)
-    )
-    d = len(params["spectrum"])
-    params["blocks"] = draw(block_partitions(d, min_blocks=min_blocks))
-    params["x0"] = draw(vectors(d))
+    params = draw_positive_definite(draw, min_dimension=min_blocks, favour_smallest=favour_smallest)
+    d = params["spectrum"].shape[-1]
+    params["blocks"] = draw.partitions(d, min_blocks=min_blocks)
+    params["x0"] = draw.vectors(d)
     return params
 
 
@@ -107,10 +98,9 @@ def _block_problem(
 MAX_SWEEPS = 8
 
 
-@st.composite
-def _block_descent(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(_block_problem(profile))
-    params["K"] = draw(st.integers(1, min(MAX_SWEEPS, profile.max_steps)))
+def block_descent(draw: Draws) -> Batch:
+    params = block_problem(draw)
+    params["K"] = draw.integers(1, max(1, min(MAX_SWEEPS, draw.profile.max_steps)))
     return params
 
 
@@ -134,7 +124,8 @@ def measure_block_descent(batch: Batch, constants: Mapping[str, float]) -> Measu
 
 
 BLOCK_DESCENT = Property(
-    decomposition.BLOCK_DESCENT, _block_descent, measure_block_descent, dimension_of,
+    decomposition.BLOCK_DESCENT, measure=measure_block_descent, dimension=dimension_of,
+    **drawn_by(block_descent),
     model="quadratic", steps=steps_of, sketch=block_descent_sketch,
 )  # fmt: skip
 
@@ -142,10 +133,9 @@ BLOCK_DESCENT = Property(
 # decomposition.cheaper -------------------------------------------------------------------
 
 
-@st.composite
-def _block_solve(draw: st.DrawFn, profile: Profile) -> Params:
-    digits = draw(st.integers(1, 12))  # before the lists whose length depends on d
-    params = draw(_block_problem(profile, min_blocks=2, favour_smallest=True))
+def block_solve(draw: Draws) -> Batch:
+    digits = draw.integers(1, 12)  # before the lists whose length depends on d
+    params = block_problem(draw, min_blocks=2, favour_smallest=True)
     params["digits"] = digits
     return params
 
@@ -286,6 +276,7 @@ def block_cost_map(outcome: Outcome) -> dict[str, Any]:
 
 
 CHEAPER = Property(
-    decomposition.CHEAPER, _block_solve, measure_cheaper, dimension_of, model="quadratic",
+    decomposition.CHEAPER, measure=measure_cheaper, dimension=dimension_of, model="quadratic",
+    **drawn_by(block_solve),
     study=block_cost_map, sketch=block_solve_sketch,
 )  # fmt: skip

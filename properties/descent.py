@@ -7,15 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from hypothesis import strategies as st
 
 from trajcheck.core import (
     Batch,
     Certificate,
     Measurement,
     Outcome,
-    Params,
-    Profile,
     Property,
     to_batch,
 )
@@ -23,25 +20,21 @@ from trajcheck_catalogue.models.inner_loop import perturbed_trajectories
 from trajcheck_catalogue.models.loss import SmoothLoss, StronglyConvexLoss
 from trajcheck_catalogue.models.norms import norm
 from trajcheck_catalogue.properties import builders, pep
+from trajcheck_catalogue.properties.draws import Draws, drawn_by
 from trajcheck_catalogue.properties.sketches import error_sketch, step_sketch
 from trajcheck_catalogue.properties.strategies import (
-    SMOOTHNESS,
+    SMOOTHNESS_RANGE,
     cosine_dimension,
     cosine_smoothness,
-    cosine_sums,
     dimension_of,
-    dimensions,
+    draw_cosine_sum,
+    draw_logistic,
+    draw_quadratic,
     features_dimension,
-    logistic_constants,
-    logistic_regressions,
-    quadratics,
-    step_counts,
-    step_fractions,
+    near_zero,
     step_frontier,
     steps_of,
-    unit_interval,
-    up_to_the_boundary,
-    vectors,
+    toward_an_eigenvector,
 )
 from trajcheck_catalogue.theory import descent
 
@@ -70,19 +63,18 @@ def _lemma(
     )
 
 
-def _lemma_step(draw: st.DrawFn, L: float) -> float:
+def _lemma_step(draw: Draws, L: torch.Tensor) -> torch.Tensor:
     """a = s * 2/L with s in (0, 1): the lemma's whole range of steps."""
-    return 2 * draw(step_fractions(1.0, exclude_max=True)) / L
+    return 2 * draw.step_fractions(1.0, exclude_max=True) / L
 
 
-@st.composite
-def _quadratic_lemma(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(quadratics(profile))
-    d = len(params["spectrum"])
-    params["center"] = draw(vectors(d))
-    params["fstar"] = draw(st.floats(-10.0, 10.0))
-    params["x"] = draw(vectors(d))
-    params["a"] = _lemma_step(draw, params["spectrum"][0])
+def quadratic_lemma(draw: Draws) -> Batch:
+    params = draw_quadratic(draw)
+    d = params["spectrum"].shape[-1]
+    params["center"] = draw.vectors(d)
+    params["fstar"] = draw.floats(-10.0, 10.0)
+    params["x"] = toward_an_eigenvector(draw, params, draw.vectors(d), 10.0, params["center"])
+    params["a"] = _lemma_step(draw, params["spectrum"][:, 0])
     return params
 
 
@@ -92,11 +84,10 @@ def measure_quadratic_lemma(batch: Batch, constants: Mapping[str, float]) -> Mea
     return _lemma(f, x, batch["a"], constants["divisor"], rounding)
 
 
-@st.composite
-def _cosine_lemma(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(cosine_sums(profile))
-    params["x"] = draw(vectors(cosine_dimension(params), bound=4.0))
-    params["a"] = _lemma_step(draw, cosine_smoothness(params))
+def cosine_lemma(draw: Draws) -> Batch:
+    params = draw_cosine_sum(draw)
+    params["x"] = draw.vectors(params["freq"].shape[-1], bound=4.0)
+    params["a"] = _lemma_step(draw, builders.cosine_sum(params).smoothness)
     return params
 
 
@@ -105,11 +96,10 @@ def measure_cosine_lemma(batch: Batch, constants: Mapping[str, float]) -> Measur
     return _lemma(f, batch["x"], batch["a"], constants["divisor"], f.magnitude)
 
 
-@st.composite
-def _logistic_lemma(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(logistic_regressions(profile, ridge=draw(st.booleans())))
-    params["x"] = draw(vectors(features_dimension(params), bound=5.0))
-    params["a"] = _lemma_step(draw, logistic_constants(params)[1])
+def logistic_lemma(draw: Draws) -> Batch:
+    params = draw_logistic(draw, ridge=None)
+    params["x"] = near_zero(draw, draw.vectors(params["features"].shape[-1], bound=5.0))
+    params["a"] = _lemma_step(draw, builders.logistic(params).smoothness)
     return params
 
 
@@ -120,15 +110,19 @@ def measure_logistic_lemma(batch: Batch, constants: Mapping[str, float]) -> Meas
     )
 
 
-@st.composite
-def _huber_lemma(draw: st.DrawFn, profile: Profile) -> Params:
-    d = draw(dimensions(profile))
-    L = draw(SMOOTHNESS)
+def huber_lemma(draw: Draws) -> Batch:
+    """Half of the time x is within two widths of x*, where f is quadratic (inside one
+    width) and the lemma tight: a point of [-10, 10]^d is that close with a probability
+    that falls with d."""
+    d = draw.dimension()
+    L = draw.floats(*SMOOTHNESS_RANGE)
+    width, center = draw.floats(1e-3, 10.0), draw.vectors(d)
+    near = center + (2 * width * draw.unit_interval())[:, None] * draw.directions(1, d)[:, 0]
     return {
         "L": L,
-        "width": draw(st.floats(1e-3, 10.0)),
-        "center": draw(vectors(d)),
-        "x": draw(vectors(d)),
+        "width": width,
+        "center": center,
+        "x": torch.where(draw.booleans()[:, None], near, draw.vectors(d)),
         "a": _lemma_step(draw, L),
     }
 
@@ -203,20 +197,21 @@ def certify_lemma(outcome: Outcome) -> Certificate:
 
 
 LEMMA = Property(
-    descent.LEMMA, _quadratic_lemma, measure_quadratic_lemma, dimension_of, model="quadratic",
+    descent.LEMMA, measure=measure_quadratic_lemma, dimension=dimension_of, model="quadratic",
     sketch=step_sketch(builders.quadratic), certificate=certify_lemma,
+    **drawn_by(quadratic_lemma),
 )  # fmt: skip
 LEMMA_COSINE = Property(
-    descent.LEMMA, _cosine_lemma, measure_cosine_lemma, cosine_dimension, model="cosine",
-    sketch=step_sketch(builders.cosine_sum),
+    descent.LEMMA, measure=measure_cosine_lemma, dimension=cosine_dimension, model="cosine",
+    sketch=step_sketch(builders.cosine_sum), **drawn_by(cosine_lemma),
 )  # fmt: skip
 LEMMA_LOGISTIC = Property(
-    descent.LEMMA, _logistic_lemma, measure_logistic_lemma, features_dimension,
-    model="logistic", sketch=step_sketch(builders.logistic),
+    descent.LEMMA, measure=measure_logistic_lemma, dimension=features_dimension,
+    model="logistic", sketch=step_sketch(builders.logistic), **drawn_by(logistic_lemma),
 )  # fmt: skip
 LEMMA_HUBER = Property(
-    descent.LEMMA, _huber_lemma, measure_huber_lemma, lambda p: len(p["x"]), model="huber",
-    sketch=step_sketch(builders.radial_huber),
+    descent.LEMMA, measure=measure_huber_lemma, dimension=lambda p: len(p["x"]), model="huber",
+    sketch=step_sketch(builders.radial_huber), **drawn_by(huber_lemma),
 )  # fmt: skip
 
 
@@ -239,35 +234,33 @@ def _contraction(f: StronglyConvexLoss, batch: Batch) -> Measurement:
     )
 
 
-def _injection(
-    draw: st.DrawFn, profile: Profile, params: Params, d: int, bound: float, steps_after: int = 0
-) -> Params:
+def _injection(draw: Draws, params: Batch, d: int, bound: float, steps_after: int = 0) -> Batch:
     """Start x0, error e, K steps and the injection step j, with at least ``steps_after``
     steps left after it: 0 <= j <= K - steps_after."""
-    params["x0"] = draw(vectors(d, bound))
-    params["error"] = draw(vectors(d, bound))
-    params["K"] = draw(step_counts(profile, min_steps=steps_after))
-    params["j"] = draw(st.integers(0, params["K"] - steps_after))
+    params["x0"] = draw.vectors(d, bound)
+    params["error"] = draw.vectors(d, bound)
+    params["K"] = draw.steps(min_steps=steps_after)
+    params["j"] = draw.integers(0, params["K"] - steps_after)
     return params
 
 
-@st.composite
-def _quadratic_contraction(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(quadratics(profile, min_ratio=1e-3))
-    d = len(params["spectrum"])
-    params["center"] = draw(vectors(d))
-    params = _injection(draw, profile, params, d, bound=10.0)
-    mu, L = min(params["spectrum"]), params["spectrum"][0]
-    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
+def quadratic_contraction(draw: Draws) -> Batch:
+    params = draw_quadratic(draw, min_ratio=1e-3)
+    d = params["spectrum"].shape[-1]
+    params["center"] = draw.vectors(d)
+    params = _injection(draw, params, d, bound=10.0)
+    params["x0"] = toward_an_eigenvector(draw, params, params["x0"], 10.0, params["center"])
+    params["error"] = toward_an_eigenvector(draw, params, params["error"], 10.0)
+    mu, L = params["spectrum"].amin(dim=-1), params["spectrum"][:, 0]
+    params["a"] = draw.unit_interval(exclude_min=True) * 2 / (mu + L)
     return params
 
 
-@st.composite
-def _logistic_contraction(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(logistic_regressions(profile, ridge=True))
-    params = _injection(draw, profile, params, features_dimension(params), bound=5.0)
-    mu, L = logistic_constants(params)
-    params["a"] = draw(unit_interval(exclude_min=True)) * 2 / (mu + L)
+def logistic_contraction(draw: Draws) -> Batch:
+    params = draw_logistic(draw, ridge=True)
+    params = _injection(draw, params, params["features"].shape[-1], bound=5.0)
+    f = builders.logistic(params)
+    params["a"] = draw.unit_interval(exclude_min=True) * 2 / (f.strong_convexity + f.smoothness)
     return params
 
 
@@ -311,15 +304,17 @@ def certify_error_contraction(outcome: Outcome) -> Certificate:
 
 
 ERROR_CONTRACTION = Property(
-    descent.ERROR_CONTRACTION, _quadratic_contraction,
-    lambda batch, constants: _contraction(builders.quadratic(batch), batch), dimension_of,
+    descent.ERROR_CONTRACTION, **drawn_by(quadratic_contraction),
+    measure=lambda batch, constants: _contraction(builders.quadratic(batch), batch),
+    dimension=dimension_of,
     model="quadratic", steps=steps_of,
     sketch=error_sketch(builders.quadratic, strongly_convex=True),
     certificate=certify_error_contraction,
 )  # fmt: skip
 ERROR_CONTRACTION_LOGISTIC = Property(
-    descent.ERROR_CONTRACTION, _logistic_contraction,
-    lambda batch, constants: _contraction(builders.logistic(batch), batch), features_dimension,
+    descent.ERROR_CONTRACTION, **drawn_by(logistic_contraction),
+    measure=lambda batch, constants: _contraction(builders.logistic(batch), batch),
+    dimension=features_dimension,
     model="ridge-logistic", steps=steps_of,
     sketch=error_sketch(builders.logistic, strongly_convex=True),
 )  # fmt: skip
@@ -328,11 +323,10 @@ ERROR_CONTRACTION_LOGISTIC = Property(
 # descent.error_contraction_nonconvex ----------------------------------------------------
 
 
-@st.composite
-def _cosine_injection(draw: st.DrawFn, profile: Profile) -> Params:
-    params = draw(cosine_sums(profile))
-    params = _injection(draw, profile, params, cosine_dimension(params), bound=4.0, steps_after=1)
-    params["a"] = draw(up_to_the_boundary()) / cosine_smoothness(params)
+def cosine_injection(draw: Draws) -> Batch:
+    params = draw_cosine_sum(draw)
+    params = _injection(draw, params, params["freq"].shape[-1], bound=4.0, steps_after=1)
+    params["a"] = draw.up_to_the_boundary() / builders.cosine_sum(params).smoothness
     return params
 
 
@@ -353,7 +347,7 @@ def measure_no_amplification(batch: Batch, constants: Mapping[str, float]) -> Me
 
 ERROR_CONTRACTION_NONCONVEX = Property(
     claim=descent.ERROR_CONTRACTION_NONCONVEX,
-    instances=_cosine_injection,
+    **drawn_by(cosine_injection),
     measure=measure_no_amplification,
     dimension=cosine_dimension,
     model="cosine",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
-from hypothesis import assume
 from hypothesis import strategies as st
 
 from trajcheck.core import Batch, Frontier, Measurement, Params, Profile, Property
@@ -20,12 +20,9 @@ from trajcheck_catalogue.models.lsa import (
     train_lsa,
 )
 from trajcheck_catalogue.models.norms import frobenius, norm
-from trajcheck_catalogue.properties.strategies import (
-    step_counts,
-    steps_of,
-    up_to_the_boundary,
-    vectors,
-)
+from trajcheck_catalogue.models.quadratic import lmax as largest_eigenvalue
+from trajcheck_catalogue.properties.draws import Draws, drawn_by
+from trajcheck_catalogue.properties.strategies import steps_of
 from trajcheck_catalogue.theory import icl
 
 
@@ -35,24 +32,23 @@ def data_curvature(params: Params) -> float:
     return float(np.linalg.eigvalsh(X.T @ X / len(X))[-1])
 
 
-@st.composite
-def regression_in_context(draw: st.DrawFn, profile: Profile, *, max_eta_lmax: float) -> Params:
+def regression_in_context(draw: Draws, *, max_eta_lmax: float) -> Batch:
     """N context pairs (x_i, y_i), a query x_q, a start W_0, K layers and a step eta with
-    eta * lmax(X'X/N) in (0, max_eta_lmax], at its top a third of the time."""
-    d = draw(st.integers(1, profile.max_dimension))
-    m = draw(st.integers(1, 2))
-    N = draw(st.integers(1, 16))
+    eta * lmax(X'X/N) in (0, max_eta_lmax], at its top half of the time."""
+    d = draw.dimension()
+    m = draw.length(1, 2)
+    N = draw.length(1, 16)
+    inputs = draw.floats(-3.0, 3.0, (N, d))
     params = {
-        "inputs": draw(st.lists(vectors(d, 3.0), min_size=N, max_size=N)),
-        "targets": draw(st.lists(vectors(m, 3.0), min_size=N, max_size=N)),
-        "query": draw(vectors(d, 3.0)),
-        "W0": draw(st.lists(vectors(d, 3.0), min_size=m, max_size=m)),
-        "K": draw(step_counts(profile, min_steps=1)),
+        "inputs": inputs,
+        "targets": draw.floats(-3.0, 3.0, (N, m)),
+        "query": draw.vectors(d, 3.0),
+        "W0": draw.floats(-3.0, 3.0, (m, d)),
+        "K": draw.steps(min_steps=1),
     }
-    lmax = data_curvature(params)
-    assume(lmax > 1e-6)  # inputs that are all zero leave no loss to descend
-    fraction = draw(st.one_of(st.just(1.0), up_to_the_boundary()))
-    params["eta"] = fraction * max_eta_lmax / lmax
+    lmax = largest_eigenvalue(inputs.transpose(-1, -2) @ inputs / N)
+    draw.assume(lmax > 1e-6)  # inputs that are all zero leave no loss to descend
+    params["eta"] = draw.up_to_the_boundary() * max_eta_lmax / lmax
     return params
 
 
@@ -107,9 +103,9 @@ def measure_lsa_equals_gd(batch: Batch, constants: Mapping[str, float]) -> Measu
 
 LSA_EQUALS_GD = Property(
     icl.LSA_EQUALS_GD,
-    lambda profile: regression_in_context(profile, max_eta_lmax=2.0),
-    measure_lsa_equals_gd,
-    lambda params: len(params["query"]),
+    measure=measure_lsa_equals_gd,
+    dimension=lambda params: len(params["query"]),
+    **drawn_by(partial(regression_in_context, max_eta_lmax=2.0)),
     model="linear-self-attention",
     steps=steps_of,
 )
@@ -170,9 +166,9 @@ def layer_losses_sketch(batch: Batch) -> dict[str, Any]:
 
 TRAJECTORY_DESCENT = Property(
     icl.TRAJECTORY_DESCENT,
-    lambda profile: regression_in_context(profile, max_eta_lmax=2.0),
-    measure_layer_descent,
-    lambda params: len(params["query"]),
+    measure=measure_layer_descent,
+    dimension=lambda params: len(params["query"]),
+    **drawn_by(partial(regression_in_context, max_eta_lmax=2.0)),
     model="linear-self-attention",
     steps=steps_of,
     sketch=layer_losses_sketch,
@@ -180,9 +176,9 @@ TRAJECTORY_DESCENT = Property(
 
 TRAJECTORY_DESCENT_ANY_STEP = Property(
     icl.TRAJECTORY_DESCENT_ANY_STEP,
-    lambda profile: regression_in_context(profile, max_eta_lmax=4.0),
-    measure_layer_descent,
-    lambda params: len(params["query"]),
+    measure=measure_layer_descent,
+    dimension=lambda params: len(params["query"]),
+    **drawn_by(partial(regression_in_context, max_eta_lmax=4.0)),
     model="linear-self-attention",
     steps=steps_of,
     frontier=Frontier(

@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from hypothesis import strategies as st
 
-from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property
+from trajcheck.core import Batch, Measurement, Outcome, Property
 from trajcheck_catalogue.models.inner_loop import (
     Hessian,
     Loss,
@@ -26,16 +25,14 @@ from trajcheck_catalogue.models.maml import (
 from trajcheck_catalogue.models.mlp import MLPRegression, parameter_count
 from trajcheck_catalogue.models.norms import norm
 from trajcheck_catalogue.properties import builders
+from trajcheck_catalogue.properties.draws import Draws, drawn_by
 from trajcheck_catalogue.properties.strategies import (
-    SMOOTHNESS,
-    cosine_dimension,
-    cosine_smoothness,
-    cosine_sums,
+    SMOOTHNESS_RANGE,
     dimension_of,
-    quadratics,
-    step_fractions,
+    draw_cosine_sum,
+    draw_quadratic,
     steps_of,
-    vectors,
+    toward_an_eigenvector,
 )
 from trajcheck_catalogue.theory import meta
 
@@ -46,42 +43,39 @@ NETWORK_MAX_STEPS = 8
 MAX_STEPS = 16
 
 
-def _step(draw: st.DrawFn, L: float, max_aL: float) -> float:
-    """a with a*L in (0, max_aL]."""
-    return draw(step_fractions(max_aL)) / L
+def _inner_steps(draw: Draws, min_steps: int, cap: int) -> torch.Tensor:
+    return draw.integers(min_steps, max(min_steps, min(cap, draw.profile.max_steps)))
 
 
-# meta.gradient_identity ------------------------------------------------------------------
-
-
-@st.composite
-def _quadratic_loop(draw: st.DrawFn, profile: Profile, *, min_steps: int = 1) -> Params:
-    params = draw(quadratics(profile))
-    params["x0"] = draw(vectors(len(params["spectrum"])))
-    params["a"] = _step(draw, params["spectrum"][0], 2.0)
-    params["K"] = draw(st.integers(min_steps, min(MAX_STEPS, profile.max_steps)))
+def quadratic_loop(draw: Draws) -> Batch:
+    """A quadratic, x_0, a with a L in (0, 2] and K in [1, MAX_STEPS]."""
+    params = draw_quadratic(draw)
+    params["x0"] = toward_an_eigenvector(
+        draw, params, draw.vectors(params["spectrum"].shape[-1]), 10.0
+    )
+    params["a"] = draw.step_fractions(2.0) / params["spectrum"][:, 0]
+    params["K"] = _inner_steps(draw, 1, MAX_STEPS)
     return params
 
 
-@st.composite
-def _cosine_loop(draw: st.DrawFn, profile: Profile, *, min_steps: int = 1) -> Params:
-    params = draw(cosine_sums(profile))
-    params["x0"] = draw(vectors(cosine_dimension(params), bound=4.0))
-    params["a"] = _step(draw, cosine_smoothness(params), 2.0)
-    params["K"] = draw(st.integers(min_steps, min(MAX_STEPS, profile.max_steps)))
+def cosine_loop(draw: Draws) -> Batch:
+    """A cosine sum, x_0, a with a L in (0, 2] and K in [1, MAX_STEPS]."""
+    params = draw_cosine_sum(draw)
+    params["x0"] = draw.vectors(params["freq"].shape[-1], bound=4.0)
+    params["a"] = draw.step_fractions(2.0) / builders.cosine_sum(params).smoothness
+    params["K"] = _inner_steps(draw, 1, MAX_STEPS)
     return params
 
 
-@st.composite
-def _network_loop(draw: st.DrawFn, profile: Profile) -> Params:
+def network_loop(draw: Draws) -> Batch:
     """A tanh network with p inputs and h hidden units, n samples, theta_0, a and K."""
-    p, h, n = draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    p, h, n = draw.length(1, 2), draw.length(1, 4), draw.length(1, 6)
     return {
-        "inputs": draw(st.lists(vectors(p, 2.0), min_size=n, max_size=n)),
-        "targets": draw(vectors(n, 2.0)),
-        "x0": draw(vectors(parameter_count(p, h), 2.0)),
-        "a": draw(step_fractions(1.0)),
-        "K": draw(st.integers(1, min(NETWORK_MAX_STEPS, profile.max_steps))),
+        "inputs": draw.floats(-2.0, 2.0, (n, p)),
+        "targets": draw.vectors(n, 2.0),
+        "x0": draw.vectors(parameter_count(p, h), 2.0),
+        "a": draw.step_fractions(1.0),
+        "K": _inner_steps(draw, 1, NETWORK_MAX_STEPS),
     }
 
 
@@ -119,17 +113,20 @@ def gradient_identity(model: Callable[[Batch], tuple[Loss, Hessian]]) -> Any:
 # The cosine sums and the network come first: their Hessians differ from step to step,
 # so they refute the reversed-product mutant, which no quadratic (one Hessian) can.
 GRADIENT_IDENTITY_COSINE = Property(
-    meta.GRADIENT_IDENTITY, _cosine_loop, gradient_identity(_cosine_model),
-    lambda params: len(params["x0"]), model="cosine", steps=steps_of,
+    meta.GRADIENT_IDENTITY, measure=gradient_identity(_cosine_model),
+    **drawn_by(cosine_loop),
+    dimension=lambda params: len(params["x0"]), model="cosine", steps=steps_of,
 )  # fmt: skip
 GRADIENT_IDENTITY_NETWORK = Property(
-    meta.GRADIENT_IDENTITY, _network_loop, gradient_identity(_network_model),
-    lambda params: len(params["x0"]), model="tanh-network", steps=steps_of,
+    meta.GRADIENT_IDENTITY, measure=gradient_identity(_network_model),
+    **drawn_by(network_loop),
+    dimension=lambda params: len(params["x0"]), model="tanh-network", steps=steps_of,
 )  # fmt: skip
 
 GRADIENT_IDENTITY_QUADRATIC = Property(
-    meta.GRADIENT_IDENTITY, _quadratic_loop, gradient_identity(_quadratic_model),
-    dimension_of, model="quadratic", steps=steps_of,
+    meta.GRADIENT_IDENTITY, measure=gradient_identity(_quadratic_model),
+    **drawn_by(quadratic_loop),
+    dimension=dimension_of, model="quadratic", steps=steps_of,
 )  # fmt: skip
 
 
@@ -164,36 +161,42 @@ def first_order_error(model: Callable[[Batch], Any]) -> Any:
 
 
 FIRST_ORDER_ERROR_QUADRATIC = Property(
-    meta.FIRST_ORDER_ERROR, _quadratic_loop, first_order_error(builders.quadratic),
-    dimension_of, model="quadratic", steps=steps_of,
+    meta.FIRST_ORDER_ERROR, measure=first_order_error(builders.quadratic),
+    **drawn_by(quadratic_loop),
+    dimension=dimension_of, model="quadratic", steps=steps_of,
 )  # fmt: skip
 FIRST_ORDER_ERROR_COSINE = Property(
-    meta.FIRST_ORDER_ERROR, _cosine_loop, first_order_error(builders.cosine_sum),
-    lambda params: len(params["x0"]), model="cosine", steps=steps_of,
+    meta.FIRST_ORDER_ERROR, measure=first_order_error(builders.cosine_sum),
+    **drawn_by(cosine_loop),
+    dimension=lambda params: len(params["x0"]), model="cosine", steps=steps_of,
 )  # fmt: skip
 
 
 # meta.initialization ---------------------------------------------------------------------
 
 HELD_OUT = 512
+#: The sweep's instances at most: each samples HELD_OUT tasks from its own seed, one
+#: instance at a time (a few hundred a second here), so 10^4 already cost seconds.
+SWEPT_DISTRIBUTIONS = 10_000
 #: Streams of the task generator: training tasks and held-out tasks never share draws.
 TRAIN_STREAM, HELD_OUT_STREAM = 0, 1
 
 
-@st.composite
-def _task_distribution(draw: st.DrawFn, profile: Profile) -> Params:
-    """A distribution of quadratic tasks, a training draw (seed, count) and the loop."""
-    d = draw(st.integers(1, min(8, profile.max_dimension)))
+def task_distribution(draw: Draws) -> Batch:
+    """A distribution of quadratic tasks, a training draw (seed, count) and the loop. The
+    tasks themselves are drawn by the measure, from the instance's seed (numpy), one
+    instance at a time: a sweep of this family is as fast as its measure's loop."""
+    d = draw.length(1, min(8, draw.profile.max_dimension))
     return {
-        "mean": draw(vectors(d)),
-        "spread": draw(st.floats(0.1, 10.0)),
-        "tilt": draw(st.floats(0.0, 10.0)),
-        "L": draw(SMOOTHNESS),
-        "low": draw(st.floats(0.01, 1.0)),
-        "s": draw(step_fractions(0.5)),
-        "K": draw(st.integers(1, min(8, profile.max_steps))),
-        "tasks": draw(st.integers(2, 32)),
-        "seed": draw(st.integers(0, 2**32 - 1)),
+        "mean": draw.vectors(d),
+        "spread": draw.floats(0.1, 10.0),
+        "tilt": draw.floats(0.0, 10.0),
+        "L": draw.floats(*SMOOTHNESS_RANGE),
+        "low": draw.floats(0.01, 1.0),
+        "s": draw.step_fractions(0.5),
+        "K": draw.integers(1, max(1, min(8, draw.profile.max_steps))),
+        "tasks": draw.integers(2, 32),
+        "seed": draw.integers(0, 2**32 - 1),
     }
 
 
@@ -388,7 +391,8 @@ def _better(difference: float, half_width: float) -> str:
 
 
 INITIALIZATION = Property(
-    meta.INITIALIZATION, _task_distribution, measure_initialization,
-    lambda params: len(params["mean"]), model="quadratic-tasks", steps=steps_of,
+    meta.INITIALIZATION, measure=measure_initialization,
+    dimension=lambda params: len(params["mean"]), model="quadratic-tasks", steps=steps_of,
+    **drawn_by(task_distribution), max_swept=lambda profile: SWEPT_DISTRIBUTIONS,
     study=initialization_study,
 )  # fmt: skip

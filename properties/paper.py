@@ -8,10 +8,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from hypothesis import assume
-from hypothesis import strategies as st
 
-from trajcheck.core import Batch, Measurement, Outcome, Params, Profile, Property, to_batch
+from trajcheck.core import Batch, Measurement, Outcome, Property, to_batch
 from trajcheck_catalogue.models.norms import frobenius, norm
 from trajcheck_catalogue.models.one_layer import (
     Attention,
@@ -20,38 +18,33 @@ from trajcheck_catalogue.models.one_layer import (
     appendix_b_construction,
     pseudo_inverse_witness,
 )
+from trajcheck_catalogue.properties.draws import Draws, drawn_by
 from trajcheck_catalogue.theory import paper
 
 #: Largest condition number of E_l drawn: beyond it "full row rank" is a matter of rounding.
 MAX_CONDITION = 1e4
 
 
-def _matrix(rows: int, columns: int, seed: int, scale: float = 1.0) -> list[list[float]]:
-    """A Gaussian matrix from a seed (drawn whole: entry by entry, Hypothesis would shrink
-    it to a singular one)."""
-    return (scale * np.random.default_rng(seed).standard_normal((rows, columns))).tolist()
-
-
-@st.composite
-def _transformer_and_prompt(draw: st.DrawFn, profile: Profile) -> Params:
-    """A one-layer transformer (d, h), a prompt of n <= d tokens and a token t_0."""
-    d = draw(st.integers(1, min(8, profile.max_dimension)))
-    n = draw(st.integers(1, d))
-    h = draw(st.integers(1, 8))
-    seeds = draw(st.lists(st.integers(0, 2**32 - 1), min_size=9, max_size=9))
+def transformer_and_prompt(draw: Draws) -> Batch:
+    """A one-layer transformer (d, h), a prompt of n <= d tokens and a token t_0: Gaussian
+    weights scaled by 1/sqrt(fan-in), each matrix drawn whole (entry by entry, Hypothesis
+    would shrink it to a singular one), and prompts with cond(E_l) <= MAX_CONDITION."""
+    d = draw.length(1, min(8, draw.profile.max_dimension))
+    n = draw.length(1, d)
+    h = draw.length(1, 8)
     scale = 1 / np.sqrt(d)
     params = {
-        "prompt": _matrix(n, d, seeds[0]),
-        "token": _matrix(1, d, seeds[1])[0],
-        "W_q": _matrix(d, d, seeds[2], scale),
-        "W_k": _matrix(d, d, seeds[3], scale),
-        "W_v": _matrix(d, d, seeds[4], scale),
-        "W_1": _matrix(d, h, seeds[5], scale),
-        "b_1": _matrix(1, h, seeds[6])[0],
-        "W_2": _matrix(h, d, seeds[7], 1 / np.sqrt(h)),
-        "b_2": _matrix(1, d, seeds[8])[0],
+        "prompt": draw.gaussians((n, d)),
+        "token": draw.gaussians((d,)),
+        "W_q": draw.gaussians((d, d), scale),
+        "W_k": draw.gaussians((d, d), scale),
+        "W_v": draw.gaussians((d, d), scale),
+        "W_1": draw.gaussians((d, h), scale),
+        "b_1": draw.gaussians((h,)),
+        "W_2": draw.gaussians((h, d), 1 / np.sqrt(h)),
+        "b_2": draw.gaussians((d,)),
     }
-    assume(np.linalg.cond(np.array(params["prompt"])) <= MAX_CONDITION)
+    draw.assume(torch.linalg.cond(params["prompt"]) <= MAX_CONDITION)
     return params
 
 
@@ -115,9 +108,9 @@ def witness_study(outcome: Outcome) -> dict[str, Any]:
 
 PROP21_EXISTENCE = Property(
     paper.PROP21_EXISTENCE,
-    _transformer_and_prompt,
-    measure_existence,
-    lambda params: len(params["token"]),
+    measure=measure_existence,
+    dimension=lambda params: len(params["token"]),
+    **drawn_by(transformer_and_prompt),
     model="one-layer-transformer",
     study=witness_study,
 )
@@ -182,9 +175,9 @@ def construction_study(outcome: Outcome) -> dict[str, Any]:
 
 PROP21_CONSTRUCTION = Property(
     paper.PROP21_CONSTRUCTION,
-    _transformer_and_prompt,
-    measure_construction,
-    lambda params: len(params["token"]),
+    measure=measure_construction,
+    dimension=lambda params: len(params["token"]),
+    **drawn_by(transformer_and_prompt),
     model="one-layer-transformer",
     study=construction_study,
 )

@@ -3,71 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 import torch
-from hypothesis import strategies as st
 
-from trajcheck.core import Batch, Measurement, Params, Profile, Property, Sweep
+from trajcheck.core import Batch, Measurement, Property
 from trajcheck_catalogue.models.cosine import CosineSum
-from trajcheck_catalogue.models.quadratic import Quadratic, lmax
+from trajcheck_catalogue.models.quadratic import Quadratic, eigenvalues, lmax
 from trajcheck_catalogue.properties import builders
+from trajcheck_catalogue.properties.draws import Draws, drawn_by
 from trajcheck_catalogue.properties.sketches import cosine_curvature_sketch, spectral_filter_sketch
 from trajcheck_catalogue.properties.strategies import (
     cosine_dimension,
     cosine_smoothness,
-    cosine_sums,
     dimension_of,
-    quadratics,
-    step_counts,
-    step_fractions,
+    draw_cosine_sum,
+    draw_quadratic,
     step_frontier,
     steps_of,
-    up_to_the_boundary,
-    vectors,
 )
 from trajcheck_catalogue.theory import smoothing
 
 
-def smoothing_instances(
-    profile: Profile, *, max_aL: float, min_steps: int
-) -> st.SearchStrategy[Params]:
+def smoothing_instance(draw: Draws, *, max_aL: float, min_steps: int) -> Batch:
     """A quadratic, a step a with a*L in (0, max_aL], and a number K of inner steps."""
-
-    @st.composite
-    def draw_instance(draw: st.DrawFn) -> Params:
-        params = draw(quadratics(profile))
-        aL = draw(step_fractions(max_aL))
-        params["a"] = aL / params["spectrum"][0]
-        params["K"] = draw(step_counts(profile, min_steps))
-        return params
-
-    return draw_instance()
-
-
-def quadratic_sweep(*, max_aL: float, min_steps: int) -> Sweep:
-    """The batched twin of ``smoothing_instances``: one dimension per batch, L log-uniform
-    in [1e-2, 1e2], the other eigenvalues L*r with r uniform in [0, 1], Q Haar (QR of a
-    Gaussian, signs fixed), a*L in (0, max_aL] (at max_aL half of the time), K uniform."""
-
-    def draw(
-        count: int, generator: torch.Generator, profile: Profile, device: torch.device
-    ) -> Batch:
-        g, f64 = generator, torch.float64
-
-        def uniform(*shape: int) -> torch.Tensor:
-            return torch.rand(*shape, generator=g, device=device, dtype=f64)
-
-        d = int(torch.randint(1, profile.max_dimension + 1, (1,), generator=g, device=device))
-        L = 10 ** (4 * uniform(count) - 2)
-        spectrum = torch.cat([L[:, None], L[:, None] * uniform(count, d - 1)], dim=-1)
-        gaussian = torch.randn(count, d, d, generator=g, device=device, dtype=f64)
-        q, r = torch.linalg.qr(gaussian)
-        rotation = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
-        aL = torch.where(uniform(count) < 0.5, max_aL, max_aL * (1 - uniform(count)))
-        K = torch.randint(min_steps, profile.max_steps + 1, (count,), generator=g, device=device)
-        return {"spectrum": spectrum, "rotation": rotation, "a": aL / L, "K": K}
-
-    return draw
+    params = draw_quadratic(draw)
+    params["a"] = draw.step_fractions(max_aL) / params["spectrum"][:, 0]
+    params["K"] = draw.steps(min_steps)
+    return params
 
 
 def _quadratic(batch: Batch) -> tuple[Quadratic, torch.Tensor, torch.Tensor]:
@@ -123,45 +86,41 @@ def measure_below_smoothness(batch: Batch, constants: Mapping[str, float]) -> Me
 
 QUADRATIC = Property(
     claim=smoothing.QUADRATIC,
-    instances=lambda profile: smoothing_instances(profile, max_aL=2.0, min_steps=0),
     measure=measure_monotone,
     dimension=dimension_of,
     model="quadratic",
     steps=steps_of,
     sketch=spectral_filter_sketch,
-    sweep=quadratic_sweep(max_aL=2.0, min_steps=0),
+    **drawn_by(partial(smoothing_instance, max_aL=2.0, min_steps=0)),
 )
 
 QUADRATIC_RATE = Property(
     claim=smoothing.QUADRATIC_RATE,
-    instances=lambda profile: smoothing_instances(profile, max_aL=1.0, min_steps=1),
     measure=measure_rate,
     dimension=dimension_of,
     model="quadratic",
     steps=steps_of,
     sketch=spectral_filter_sketch,
-    sweep=quadratic_sweep(max_aL=1.0, min_steps=1),
+    **drawn_by(partial(smoothing_instance, max_aL=1.0, min_steps=1)),
 )
 
 ANY_STEP = Property(
     claim=smoothing.ANY_STEP,
-    instances=lambda profile: smoothing_instances(profile, max_aL=4.0, min_steps=1),
     measure=measure_below_smoothness,
     dimension=dimension_of,
     model="quadratic",
     steps=steps_of,
     frontier=step_frontier(lambda params: params["spectrum"][0], safe_aL=1.0),
     sketch=spectral_filter_sketch,
-    sweep=quadratic_sweep(max_aL=4.0, min_steps=1),
+    **drawn_by(partial(smoothing_instance, max_aL=4.0, min_steps=1)),
 )
 
 
-@st.composite
-def _cosine_one_step(draw: st.DrawFn, profile: Profile) -> Params:
-    """A cosine sum, a point x and a step a = s/L with s in (0, 1]."""
-    params = draw(cosine_sums(profile))
-    params["x"] = draw(vectors(cosine_dimension(params), bound=4.0))
-    params["a"] = draw(up_to_the_boundary()) / cosine_smoothness(params)
+def cosine_one_step(draw: Draws) -> Batch:
+    """A cosine sum, a point x and a step a = s/L with s in (0, 1] (1 half of the time)."""
+    params = draw_cosine_sum(draw)
+    params["x"] = draw.vectors(params["freq"].shape[-1], bound=4.0)
+    params["a"] = draw.up_to_the_boundary() / builders.cosine_sum(params).smoothness
     return params
 
 
@@ -181,7 +140,7 @@ def measure_maml_bound(batch: Batch, constants: Mapping[str, float]) -> Measurem
     """||Hess F_1(x)||_2 <= 4L + 2 a rho G."""
     f, x, a = _cosine(batch)
     L, rho, G = f.smoothness, f.hessian_lipschitz, f.lipschitz
-    norm = torch.linalg.eigvalsh(f.one_step_hessian(x, a)).abs().max(dim=-1).values
+    norm = eigenvalues(f.one_step_hessian(x, a)).abs().max(dim=-1).values
     return Measurement(
         lhs=norm,
         rhs=smoothing.maml_hessian_bound(L, rho, G, a),
@@ -195,7 +154,7 @@ def measure_maml_bound(batch: Batch, constants: Mapping[str, float]) -> Measurem
 
 NONQUADRATIC = Property(
     claim=smoothing.NONQUADRATIC,
-    instances=_cosine_one_step,
+    **drawn_by(cosine_one_step),
     measure=measure_nonquadratic,
     dimension=cosine_dimension,
     model="cosine",
@@ -205,7 +164,7 @@ NONQUADRATIC = Property(
 
 MAML_BOUND = Property(
     claim=smoothing.MAML_BOUND,
-    instances=_cosine_one_step,
+    **drawn_by(cosine_one_step),
     measure=measure_maml_bound,
     dimension=cosine_dimension,
     model="cosine",

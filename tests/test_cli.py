@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One ci-profile run of the whole catalogue, shared by the tests that read it."""
     out = tmp_path_factory.mktemp("run") / "ci"
-    assert main(["verify", "--profile", "ci", "--seed", "3", "--out", str(out)]) == 0
+    # a short sweep: what is tested here is the run's files, not the search's power
+    args = ["verify", "--profile", "ci", "--seed", "3", "--sweep", "2000", "--out", str(out)]
+    assert main(args) == 0
     return out
 
 

@@ -18,7 +18,8 @@ from trajcheck_catalogue.models.maml import (
 )
 from trajcheck_catalogue.models.mlp import MLPRegression, parameter_count, regression_loss
 from trajcheck_catalogue.properties import builders
-from trajcheck_catalogue.properties.meta import _task_distribution, held_out_comparison
+from trajcheck_catalogue.properties.draws import strategy
+from trajcheck_catalogue.properties.meta import held_out_comparison, task_distribution
 from trajcheck_catalogue.properties.strategies import quadratics, vectors
 
 LIMITS = Profile(max_dimension=6, max_steps=6)
@@ -26,7 +27,7 @@ CPU = torch.device("cpu")
 
 
 @settings(max_examples=15, deadline=None)
-@given(_task_distribution(LIMITS))
+@given(strategy(task_distribution)(LIMITS))
 def test_cvxpy_and_the_closed_form_of_the_maml_optimum_agree(params) -> None:
     """The issue's check: 1e-6 relative (CLARABEL reaches about 1e-11 here)."""
     comparison = held_out_comparison(params, CPU)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import subprocess
@@ -15,7 +16,7 @@ from trajcheck.core import Measurement, Mutant, Property
 from trajcheck.evaluation import evaluate, margins
 from trajcheck.modes.census import census_seed
 from trajcheck.profiles import get_profile
-from trajcheck.runner import run_claim, search, search_models
+from trajcheck.runner import run_claim, search, search_models, seeds_of
 from trajcheck.tracking import margin_histogram
 
 CPU = torch.device("cpu")
@@ -185,3 +186,27 @@ def test_a_census_seed_is_the_same_in_every_process_of_a_run() -> None:
     assert seen == {str(census_seed("cot", None, 7))}
     assert census_seed("cot", 5, 7) == 5  # a seeded run's census draws with its seed
     assert census_seed("cot", None, 7) != census_seed("icl", None, 7)
+
+
+def test_each_seed_of_a_profile_searches_anew_and_the_counts_add_up() -> None:
+    """seeds = 3: the run's seed first, then two derived ones, distinct and the same every
+    time; the outcome counts every seed's examples and swept instances."""
+    assert seeds_of(5, 3)[0] == 5 and len(set(seeds_of(5, 3))) == 3
+    assert seeds_of(5, 3) == seeds_of(5, 3) and seeds_of(None, 2) == [None, None]
+    prop = toy_property()
+    swept = dataclasses.replace(prop, sweep=_uniform_sweep)
+    three = dataclasses.replace(CI, seeds=3, sweep=1000)
+    outcome = search_models([swept], None, three, CPU, seed=5)
+    assert outcome.verdict == "holds"
+    assert outcome.examples >= 3 * CI.examples and outcome.swept == 3000
+
+
+def test_the_seeds_stop_at_the_first_that_refutes() -> None:
+    claim = toy_claim(mutants=(Mutant("0.5", "c -> 0.5", {"c": 0.5}),))
+    three = dataclasses.replace(CI, seeds=3, sweep=0)
+    outcome = search_models([toy_property(claim)], claim.mutants[0], three, CPU, seed=5)
+    assert outcome.verdict == "fails" and outcome.examples < 2 * CI.mutant_examples
+
+
+def _uniform_sweep(count, generator, profile, device):  # type: ignore[no-untyped-def]
+    return {"x": 2 * torch.rand(count, generator=generator, dtype=torch.float64) - 1}

@@ -5,9 +5,14 @@ Each test runs the real search (no fixed instance) with the session's profile.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 import pytest
 
+from trajcheck.core import Batch, Measurement, Mutant, Property
 from trajcheck.discovery import discover
+from trajcheck.profiles import get_profile
 from trajcheck.runner import combine, run_claim, search, search_models
 
 CATALOGUE = discover()
@@ -115,3 +120,33 @@ def test_layer_descent_frontier_is_at_eta_lmax_two(trajcheck_profile, trajcheck_
     outcome = _run("icl.trajectory_descent_any_step", trajcheck_profile, trajcheck_device).outcome
     assert outcome.frontier is not None and outcome.frontier["located"]
     assert outcome.frontier["boundary"] == pytest.approx(2.0, abs=1e-9)
+
+
+def _only_from_dimension_four(prop: Property, mutant: Mutant) -> Property:
+    """``prop`` with a measure that reads the mutant's constants only for d >= 4 (below,
+    the claim's own): a hidden wrong constant that small instances never show."""
+    own = prop.claim.constants
+
+    def measure(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+        small = batch["x"].shape[-1] < 4
+        return prop.measure(batch, own if small else constants)
+
+    return dataclasses.replace(prop, measure=measure)
+
+
+@pytest.mark.parametrize("model", ["huber", "logistic"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_wrong_constant_only_from_dimension_four_is_refuted(
+    model: str, seed: int, trajcheck_device
+) -> None:  # type: ignore[no-untyped-def]
+    """The descent lemma with divisor 2.02 where d >= 4: the tight regions of these two
+    models (x inside the Huber ball; logistic data on a line, x near 0) are drawn on
+    purpose at every dimension. Before they were, the ci profile refuted this on the
+    Huber model at 2 seeds of 3 and on the logistic model at none."""
+    entry = CATALOGUE.entries["descent.lemma"]
+    prop = next(p for p in entry.props if p.model == model)
+    mutant = Mutant("2.02-from-d4", "divisor 2 -> 2.02 where d >= 4", {"divisor": 2.02})
+    hidden = _only_from_dimension_four(prop, mutant)
+    outcome = search_models([hidden], mutant, get_profile("ci"), trajcheck_device, seed=seed)
+    assert outcome.verdict == "fails"
+    assert outcome.counterexample is not None and outcome.counterexample.dimension >= 4

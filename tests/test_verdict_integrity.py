@@ -5,6 +5,8 @@ not capped. Each test names the mechanism it guards; each failed before it exist
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Mapping
 
 import pytest
@@ -224,3 +226,24 @@ def test_the_frontiers_two_ends_print_differently() -> None:
     ends = {"holds_at": 2.0, "fails_at": math.nextafter(2.0, 3.0)}
     claim = {"frontier": {"located": True, "label": "a*L", "boundary": 2.0, **ends}}
     assert "(holds at 2.0, fails at 2.0000000000000004)" in frontier_text(claim)
+
+
+def test_the_rounding_check_survives_torch_func_hessians() -> None:
+    """A violation on the tanh network is re-measured under random rounding through
+    torch.func.hessian, whose forward mode makes ZeroTensors; jittering one crashed the
+    whole process (a segmentation fault, torch 2.13), hence a separate process here."""
+    script = (
+        "import torch\n"
+        "from trajcheck.discovery import discover\n"
+        "from trajcheck.modes.sweep import sweep\n"
+        "from trajcheck.profiles import get_profile\n"
+        "entry = discover().entries['meta.gradient_identity']\n"
+        "prop = next(p for p in entry.props if p.model == 'tanh-network')\n"
+        "o = sweep(prop, entry.claim.mutants[0], get_profile('ci'), torch.device('cpu'), 2048, 1)\n"
+        "print(o.verdict)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "fails"

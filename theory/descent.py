@@ -49,9 +49,11 @@ LEMMA = Claim(
     ),
     constants={"divisor": 2.0},
     mutants=(Mutant("aL-over-4", "1 - aL/2 -> 1 - aL/4", {"divisor": 4.0}),),
-    search_note="a*L drawn in (0, 2); quadratics: x and x* in [-10, 10]^d; cosine sums: "
-    "1-4 terms, x in [-4, 4]^d; logistic: 1-12 samples plus anchors, x in [-5, 5]^d; "
-    "Huber: width in [1e-3, 10].",
+    search_note="a*L drawn in (0, 2); quadratics: x* in [-10, 10]^d, x in [-10, 10]^d or, "
+    "half of the time, x* + t v (v the top or bottom eigenvector of A, |t| <= 10); cosine "
+    "sums: 1-4 terms, x in [-4, 4]^d; logistic: 1-12 samples (on one line half of the "
+    "time) plus anchors, x in [-5, 5]^d (scaled toward 0 half of the time); Huber: width "
+    "in [1e-3, 10], x within two widths of x* half of the time.",
 )
 
 ERROR_CONTRACTION = Claim(
@@ -76,7 +78,8 @@ ERROR_CONTRACTION = Claim(
         "1e-12 relative to max(rhs, the largest iterate norm): the two trajectories are "
         "subtracted, so rounding is relative to the iterates, not to the error."
     ),
-    search_note="quadratics with condition number up to 1e3; a = s * 2/(mu+L), s in (0, 1].",
+    search_note="quadratics with condition number up to 1e3; a = s * 2/(mu+L), s in (0, 1]; "
+    "x0 and e along an extreme eigenvector of A half of the time each.",
 )
 
 ERROR_CONTRACTION_NONCONVEX = Claim(

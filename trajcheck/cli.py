@@ -277,6 +277,7 @@ def verify(
             document = build_results(
                 results,
                 profile=chosen_profile.name,
+                settings=chosen_profile,
                 device=torch_device,
                 seed=seed,
                 seconds=seconds,
@@ -374,7 +375,9 @@ def _print_verdicts(results: Sequence[Result], out: Path) -> None:
         click.echo(
             f"{o.verdict:<6} {mark:<10} {result.claim.id:<28} {o.examples:>7} "
             + (_census_count(o.census) if o.census else "examples")
-            + (f" (+{o.swept} swept)" if o.swept else "")
+            + (f" (+{o.swept} swept" if o.swept else "")
+            + (f", {o.swept_violations} violate" if o.swept and o.swept_violations else "")
+            + (")" if o.swept else "")
             + f"{detail}{mutants}"
         )
         if o.domain:

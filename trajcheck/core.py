@@ -69,6 +69,9 @@ class Profile:
     #: instances per claim for the batched sweep, where a model has one (0: none)
     sweep: int = 0
     description: str = ""
+    #: independent searches per model, each with its own seed (derived from the run's),
+    #: their outcomes merged: the examples and sweep above are per seed
+    seeds: int = 1
 
 
 @dataclass(frozen=True)
@@ -252,6 +255,9 @@ class Property:
     #: under a profile, instead of its share of the profile's examples.
     max_examples: Callable[[Profile], int] | None = None
     sweep: Sweep | None = None
+    #: For a model whose measure is slow per instance (a loop over the batch): the
+    #: instances its sweep gets under a profile, instead of the profile's ``sweep``.
+    max_swept: Callable[[Profile], int] | None = None
     #: The number of inner steps K of an instance, where it has one: with ``dimension``,
     #: the coordinates of the searched domain that results.json reports, and what replay
     #: checks against the largest profile before it measures a file's instance.
@@ -327,6 +333,9 @@ class Outcome:
     #: violations set aside as rounding (re-measured a few ulps away, they moved by as
     #: much as they exceeded the tolerance): counted, never reported as counterexamples
     rounding_only: int = 0
+    #: where the sweep found a violation: how many of its instances lie past the
+    #: tolerance (the first confirmed against rounding, the rest counted as measured)
+    swept_violations: int = 0
 
     def models_json(self) -> list[dict[str, Any]]:
         """One line per model searched: where the verdict and the worst margin came from."""
@@ -336,6 +345,7 @@ class Outcome:
                 "verdict": o.verdict,
                 "examples": o.examples,
                 "swept": o.swept,
+                "swept_violations": o.swept_violations,
                 "worst_margin": o.worst_margin,
                 "domain": o.domain,
                 "seconds": o.seconds,
@@ -406,6 +416,7 @@ class Result:
             "as_expected": self.as_expected,
             "examples": o.examples,
             "swept": o.swept,
+            "swept_violations": o.swept_violations,
             "worst_margin": o.worst_margin,
             "worst_notes": o.worst_notes,
             "worst_instance": o.worst_params,

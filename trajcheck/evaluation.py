@@ -276,7 +276,9 @@ class RandomRounding(TorchDispatchMode):
         """``value`` moved by 1 to ROUNDING_ULPS ulps; its whole numbers only if asked."""
         if not isinstance(value, torch.Tensor) or not value.is_floating_point():
             return value
-        if value.numel() == 0:
+        # a ZeroTensor (torch's immutable zeros, which forward-mode differentiation makes
+        # for tangents of nothing) holds nothing to round; touching it crashed the process
+        if value.numel() == 0 or value._is_zerotensor():
             return value
         # 1 to ROUNDING_ULPS units of eps, either sign: never less than one ulp, so that
         # two equal operands do not stay equal (half of them would under +-1/2 ulp)
@@ -324,7 +326,7 @@ EXACT_OPERATIONS = frozenset(
             "logical_and logical_or logical_not logical_xor bitwise_and bitwise_or bitwise_not",
             "flip roll tril triu diag_embed diag nonzero count_nonzero any all bincount bucketize",
             "searchsorted repeat constant_pad_nd zeros_like ones_like full_like empty_like fill",
-            "lift_fresh detach one_hot heaviside",
+            "lift_fresh detach one_hot heaviside _efficientzerotensor",
         )
     ).split()
 )

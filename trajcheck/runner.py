@@ -10,6 +10,7 @@ raises gives the verdict ``error`` without stopping the other claims.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -64,7 +65,51 @@ def combine(outcomes: Sequence[tuple[str, Outcome]]) -> Outcome:
         census=next((o.census for _, o in outcomes if o.census is not None), None),
         domain=merge_domains([o.domain for _, o in outcomes]),
         rounding_only=sum(o.rounding_only for _, o in outcomes),
+        swept_violations=sum(o.swept_violations for _, o in outcomes),
     )
+
+
+def seeds_of(seed: int | None, count: int) -> list[int | None]:
+    """The seeds of a profile's ``count`` searches: the run's own first, then seeds derived
+    from it (a hash, so that seed 1's second search is not seed 2's first); all random
+    when the run has no seed."""
+    if seed is None:
+        return [None] * count
+    derived = [
+        int.from_bytes(hashlib.sha256(f"{seed}/{i}".encode()).digest()[:4], "little")
+        for i in range(1, count)
+    ]
+    return [seed, *derived]
+
+
+def search_seeds(
+    prop: Property,
+    mutant: Mutant | None,
+    profile: Profile,
+    device: torch.device,
+    budget: int,
+    seed: int | None = None,
+    on_example: Callable[[int], None] | None = None,
+    session: int | None = None,
+) -> Outcome:
+    """One model searched with each of the profile's seeds (sweep, then hunt), until one
+    finds a violation; the outcomes merged as ``combine`` merges models. A census draws
+    its experiments once, whatever the seeds."""
+    runs: list[Outcome] = []
+    count = profile.sweep if prop.max_swept is None else min(profile.sweep, prop.max_swept(profile))
+    for run_seed in seeds_of(seed, 1 if prop.census else profile.seeds):
+        swept = None
+        if prop.sweep is not None and count > 0:
+            swept = sweep(prop, mutant, profile, device, count, run_seed)
+        outcome = search(prop, mutant, profile, device, run_seed, on_example, budget, session)
+        runs.append(merge_sweep(outcome, swept) if swept is not None else outcome)
+        if runs[-1].verdict != "holds":
+            break
+    if len(runs) == 1:
+        return runs[0]
+    merged = combine([(prop.model, run) for run in runs])
+    merged.models, merged.worst_model = [], None
+    return merged
 
 
 def search_models(
@@ -78,22 +123,18 @@ def search_models(
 ) -> Outcome:
     """Search a claim (or a mutant) on every model it is bound to.
 
-    A claim's examples are shared among its models, so that the thorough profile's 10^5
-    is per claim. Each model gets a mutant's whole budget, and the search of a mutant
+    A claim's examples are shared among its models, so that a profile's examples are per
+    claim (and per seed). Each model gets a mutant's whole budget, and the search of a mutant
     stops at the first model that refutes it. A model that can draw batches is swept
-    first (the profile's ``sweep`` instances; claims only, mutants die fast anyway).
+    first (the profile's ``sweep`` instances, for the claim and for each mutant), and
+    each model is searched with each of the profile's seeds (``search_seeds``).
     """
     outcomes: list[tuple[str, Outcome]] = []
     for prop in props:
         budget = profile.mutant_examples if mutant else math.ceil(profile.examples / len(props))
         if prop.max_examples is not None:
             budget = min(budget, prop.max_examples(profile))
-        swept = None
-        if prop.sweep is not None and profile.sweep > 0 and mutant is None:
-            swept = sweep(prop, None, profile, device, profile.sweep, seed)
-        outcome = search(prop, mutant, profile, device, seed, on_example, budget, session)
-        if swept is not None:
-            outcome = merge_sweep(outcome, swept)
+        outcome = search_seeds(prop, mutant, profile, device, budget, seed, on_example, session)
         outcomes.append((prop.model, outcome))
         if mutant is not None and outcome.verdict == "fails":
             break

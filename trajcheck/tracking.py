@@ -44,6 +44,11 @@ class MarginHistogram:
         self.counts += counts
         self.at_or_below_zero += int(values.size - positive.size)
 
+    def add_counts(self, counts: np.ndarray) -> None:
+        """Add counts made on a device by :func:`histogram_counts`."""
+        self.counts += np.rint(counts[:-1]).astype(np.int64)
+        self.at_or_below_zero += round(float(counts[-1]))
+
     def to_json(self) -> dict[str, Any]:
         low, high = HISTOGRAM_DECADES
         return {
@@ -52,6 +57,24 @@ class MarginHistogram:
             "counts": self.counts.tolist(),
             "at_or_below_zero": self.at_or_below_zero,
         }
+
+
+def histogram_counts(
+    margins: torch.Tensor, counted: torch.Tensor, identity: bool = False
+) -> torch.Tensor:
+    """The decade counts of the ``counted`` margins, then the count at or below 0, as one
+    float64 tensor on the margins' device: the sweep adds them up batch after batch with
+    no host synchronisation (the same bins as ``MarginHistogram.add``)."""
+    low, high = HISTOGRAM_DECADES
+    values = margins.abs() if identity else margins
+    positive = values > 0
+    decades = torch.log10(torch.where(positive, values, 1.0)).clamp(low, high - 0.5)
+    bins = torch.floor(decades).long() - low
+    weights = (counted & positive).to(torch.float64)
+    counts = torch.zeros(high - low, dtype=torch.float64, device=margins.device)
+    counts.scatter_add_(0, bins, weights)
+    below = (counted & ~positive).sum().reshape(1).to(torch.float64)
+    return torch.cat([counts, below])
 
 
 def margin_histogram(margins: Sequence[float], identity: bool = False) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """The extension kit: every name a new claim file needs, in one place.
 
 A claim file (``--module PATH``, or a package registered under the entry-point group
-``trajcheck.claims``) imports from here: the engine's types, the strategies that draw
-instances, the models and the builders that turn drawn parameters into models, and the
-bound functions of the built-in families. What is listed in ``__all__`` is public and
-kept; anything else in the catalogue may change.
+``trajcheck.claims``) imports from here: the engine's types; the programs that describe
+an instance distribution once, for the Hypothesis search and for the batched sweep
+(``Draws``, ``drawn_by``, ``draw_quadratic``, ...), and the plain strategies; the models
+and the builders that turn drawn parameters into models; and the bound functions of the
+built-in families. What is listed in ``__all__`` is public and kept; anything else in
+the catalogue may change.
 """
 
 from trajcheck.core import (
@@ -27,6 +29,7 @@ from trajcheck_catalogue.models.logistic import Logistic
 from trajcheck_catalogue.models.norms import frobenius, norm
 from trajcheck_catalogue.models.quadratic import Quadratic
 from trajcheck_catalogue.properties import builders, pep
+from trajcheck_catalogue.properties.draws import Draws, drawn_by, sampler, strategy
 from trajcheck_catalogue.properties.strategies import (
     SMOOTHNESS,
     cosine_dimension,
@@ -34,6 +37,10 @@ from trajcheck_catalogue.properties.strategies import (
     cosine_sums,
     dimension_of,
     dimensions,
+    draw_cosine_sum,
+    draw_logistic,
+    draw_positive_definite,
+    draw_quadratic,
     features_dimension,
     logistic_constants,
     logistic_regressions,
@@ -58,6 +65,7 @@ __all__ = [
     "Certificate",
     "Claim",
     "CosineSum",
+    "Draws",
     "Frontier",
     "Logistic",
     "Measurement",
@@ -78,6 +86,11 @@ __all__ = [
     "descent_lemma_bound",
     "dimension_of",
     "dimensions",
+    "draw_cosine_sum",
+    "draw_logistic",
+    "draw_positive_definite",
+    "draw_quadratic",
+    "drawn_by",
     "features_dimension",
     "frobenius",
     "linear_rate_bound",
@@ -87,9 +100,11 @@ __all__ = [
     "pep",
     "positive_definite",
     "quadratics",
+    "sampler",
     "step_counts",
     "step_frontier",
     "steps_of",
+    "strategy",
     "to_batch",
     "unit_interval",
     "unroll",

@@ -7,6 +7,7 @@ rebuilds exactly what ``trajcheck verify`` wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from typing import Any
 
 import torch
 
-from trajcheck.core import Result
+from trajcheck.core import Profile, Result
 from trajcheck.report.folder import (
     COUNTEREXAMPLES,
     RESULTS,
@@ -42,8 +43,10 @@ def build_results(
     seed: int | None,
     seconds: float,
     out: Path,
+    settings: Profile | None = None,
 ) -> dict[str, Any]:
-    """The ``results.json`` document of a run, replay commands pointing into ``out``."""
+    """The ``results.json`` document of a run, replay commands pointing into ``out``;
+    ``settings``: the profile as run (a --sweep changes it), recorded whole."""
     claims = []
     for result in results:
         entry = result.to_json()
@@ -58,6 +61,7 @@ def build_results(
         "format": FORMAT_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "profile": profile,
+        "settings": dataclasses.asdict(settings) if settings is not None else None,
         "device": str(device),
         "seed": seed,
         "seconds": seconds,

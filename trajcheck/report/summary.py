@@ -49,6 +49,7 @@ def models_text(searched: dict[str, Any]) -> str:
     return "; ".join(
         f"{m['model']}: {m['verdict']}, {m['examples']} examples"
         + (f" + {m['swept']} swept" if m.get("swept") else "")
+        + (f" ({m['swept_violations']} past the tolerance)" if m.get("swept_violations") else "")
         + f", worst margin {margin(m.get('worst_margin'))}"
         for m in searched.get("models", [])
     )
