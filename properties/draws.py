@@ -230,19 +230,22 @@ class HypothesisDraws(Draws):
         return self._tensor([float(i in chosen) for i in range(d)])
 
     def partitions(self, d: int, *, min_blocks: int = 1) -> torch.Tensor:
-        """The cuts between blocks are drawn, and shrink toward few cuts near the start."""
-        if d == 1:
-            return self._tensor([0], torch.int64)
-        cuts = self.draw(st.sets(st.integers(1, d - 1), min_size=min_blocks - 1, max_size=d - 1))
-        return self._tensor(labels_from_cuts([i in cuts for i in range(1, d)]), torch.int64)
+        return self._tensor(self.draw(block_partitions(d, min_blocks=min_blocks)), torch.int64)
 
     def assume(self, condition: torch.Tensor) -> None:
         hypothesis.assume(bool(condition[0]))
 
 
-def labels_from_cuts(cuts: Sequence[bool]) -> list[int]:
-    """Block labels of d coordinates from the d - 1 places between them (True: a cut)."""
-    return [0, *itertools.accumulate(int(cut) for cut in cuts)]
+def block_partitions(d: int, *, min_blocks: int = 1) -> st.SearchStrategy[list[int]]:
+    """Contiguous blocks of range(d), as the block label of each coordinate: the cuts
+    between blocks are drawn (so the number of blocks and their sizes are), and a
+    partition shrinks toward few cuts near the start."""
+    if d == 1:
+        return st.just([0])
+    cuts = st.sets(st.integers(1, d - 1), min_size=min_blocks - 1, max_size=d - 1)
+    return cuts.map(
+        lambda chosen: [0, *itertools.accumulate(int(i in chosen) for i in range(1, d))]
+    )
 
 
 def to_params(batch: Batch) -> Params:

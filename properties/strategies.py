@@ -8,7 +8,6 @@ the name the strategy had before programs existed (``quadratics``, ``cosine_sums
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -18,9 +17,8 @@ import torch
 from hypothesis import strategies as st
 
 from trajcheck.core import Batch, Frontier, Params, Profile
-from trajcheck_catalogue.models.blocks import block_labels
 from trajcheck_catalogue.models.logistic import spanning_anchors
-from trajcheck_catalogue.properties.draws import Draws, haar_rotation, strategy
+from trajcheck_catalogue.properties.draws import Draws, strategy
 
 #: Range of the top eigenvalue L: wide enough that scale-dependence would show.
 SMOOTHNESS_RANGE = (1e-2, 1e2)
@@ -44,22 +42,6 @@ def unit_interval(*, exclude_min: bool = False, exclude_max: bool = False) -> An
     return st.floats(
         0.0, 1.0, exclude_min=exclude_min, exclude_max=exclude_max, allow_subnormal=not exclude_min
     )
-
-
-def step_fractions(high: float, *, exclude_max: bool = False) -> st.SearchStrategy[float]:
-    """A step size as a fraction of its bound, in (0, high]: positive and never subnormal
-    (see ``unit_interval``)."""
-    return st.floats(0.0, high, exclude_min=True, exclude_max=exclude_max, allow_subnormal=False)
-
-
-def up_to_the_boundary() -> st.SearchStrategy[float]:
-    """A fraction in (0, 1], and exactly 1 half of the time: a step-size assumption such
-    as a <= 1/L is most often broken, if at all, at its boundary."""
-    return st.one_of(st.just(1.0), unit_interval(exclude_min=True))
-
-
-def rotations(d: int) -> st.SearchStrategy[list[list[float]]]:
-    return st.integers(0, 2**32 - 1).map(lambda seed: haar_rotation(d, seed))
 
 
 def vectors(d: int, bound: float = 10.0) -> st.SearchStrategy[list[float]]:
@@ -241,22 +223,3 @@ def positive_definite(
         draw_positive_definite, min_dimension=min_dimension, favour_smallest=favour_smallest
     )
     return strategy(program)(profile)
-
-
-def index_sets(d: int, *, proper: bool = False) -> st.SearchStrategy[list[int]]:
-    """A non-empty subset of range(d) (a proper one if asked), sorted; shrinks toward {0}."""
-    return st.sets(st.integers(0, d - 1), min_size=1, max_size=d - 1 if proper else d).map(sorted)
-
-
-@st.composite
-def block_partitions(draw: st.DrawFn, d: int, *, min_blocks: int = 1) -> list[int]:
-    """Contiguous blocks of range(d), as the block label of each coordinate.
-
-    The cuts between blocks are drawn (so the number of blocks and their sizes are);
-    a partition shrinks toward few cuts near the start.
-    """
-    if d == 1:
-        return [0]
-    cuts = draw(st.sets(st.integers(1, d - 1), min_size=min_blocks - 1, max_size=d - 1))
-    edges = [0, *sorted(cuts), d]
-    return block_labels([hi - lo for lo, hi in itertools.pairwise(edges)])

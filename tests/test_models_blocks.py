@@ -17,7 +17,8 @@ from trajcheck_catalogue.models.blocks import (
     sweeps_to_accuracy,
 )
 from trajcheck_catalogue.properties import builders
-from trajcheck_catalogue.properties.strategies import block_partitions, positive_definite, vectors
+from trajcheck_catalogue.properties.draws import block_partitions
+from trajcheck_catalogue.properties.strategies import positive_definite, vectors
 from trajcheck_catalogue.theory import decomposition
 
 LIMITS = Profile(max_dimension=6, max_steps=4)

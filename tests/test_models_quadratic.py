@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from trajcheck.core import Profile
 from trajcheck_catalogue.models.quadratic import Quadratic, batched_power, lmax
-from trajcheck_catalogue.properties.strategies import haar_rotation, quadratics
+from trajcheck_catalogue.properties.draws import haar_rotation
+from trajcheck_catalogue.properties.strategies import quadratics
 
 SMALL = Profile(max_dimension=4, max_steps=4)
 
