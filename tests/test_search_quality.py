@@ -9,7 +9,9 @@ import dataclasses
 from collections.abc import Mapping
 
 import pytest
+import torch
 
+from properties.draws import Draws, drawn_by
 from trajcheck.core import Batch, Measurement, Mutant, Property
 from trajcheck.discovery import discover
 from trajcheck.profiles import get_profile
@@ -67,6 +69,44 @@ def test_nonquadratic_is_refuted_in_one_dimension_at_the_step_boundary(
     found = outcome.counterexample
     assert found is not None and found.dimension == 1
     assert found.notes["lmax/L"] > 1 and 0 < outcome.frontier["boundary"] <= 1
+
+
+def _a_window_at_ten_times_the_dimension(draw: Draws) -> Batch:
+    """A dimension d and an integer t, which violate where 10 d <= t < 10 d + 5: shrunk
+    first at some d, to t = 10 d, no move of Hypothesis's shrinker reaches a lower d
+    (lowering d, t, or both by one, or moving one unit between them, leaves the window)."""
+    d = draw.dimension()
+    return {"x": draw.vectors(d), "t": draw.integers(0, 10 * draw.profile.max_dimension + 4)}
+
+
+def _in_the_window(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+    d, t = batch["x"].shape[-1], batch["t"].double()
+    inside = ((t >= 10 * d) & (t < 10 * d + 5)).double()
+    return Measurement(lhs=inside, rhs=torch.full_like(inside, 0.5))
+
+
+def test_a_claim_counterexample_is_searched_again_below_its_dimension(trajcheck_device) -> None:
+    """The claim's counterexample is the 1-D one whatever dimension the search met first;
+    a mutant, which only has to be refuted, keeps the first it met (d > 1 at some seed:
+    the search again is what lowers it)."""
+    base = CATALOGUE.entries["smoothing.nonquadratic"].props[0]
+    prop = dataclasses.replace(
+        base,
+        **drawn_by(_a_window_at_ten_times_the_dimension),
+        measure=_in_the_window,
+        dimension=lambda params: len(params["x"]),
+        frontier=None,
+        sketch=None,
+    )
+    profile, mutant = get_profile("ci"), Mutant("same", "the statement itself", {})
+    first_dimensions = []
+    for seed in (1, 2, 3, 4):
+        found = search(prop, None, profile, trajcheck_device, seed=seed).counterexample
+        assert found is not None and found.dimension == 1 and found.params["t"] == 10
+        first = search(prop, mutant, profile, trajcheck_device, seed=seed).counterexample
+        assert first is not None and first.params["t"] == 10 * first.dimension
+        first_dimensions.append(first.dimension)
+    assert max(first_dimensions) > 1, first_dimensions
 
 
 def test_cheaper_is_refuted_by_two_coupled_coordinates_and_mapped(

@@ -61,8 +61,12 @@ def hypothesis_test(
     budget: int,
     seed: int | None,
     phases: tuple[Phase, ...],
+    key_suffix: str = "",
 ) -> Callable[[], None]:
-    """The Hypothesis test that calls ``probe`` on up to ``budget`` drawn instances."""
+    """The Hypothesis test that calls ``probe`` on up to ``budget`` drawn instances.
+
+    ``key_suffix`` keeps apart the example database of a search that draws from a
+    narrower domain than the claim's (the hunt's search below a dimension)."""
     options: dict[str, Any] = {
         "max_examples": budget,
         "deadline": None,
@@ -83,7 +87,7 @@ def hypothesis_test(
     # One probe function serves every claim: key Hypothesis's example database by the
     # claim (or mutant) so that one claim's stored failures do not replay on another.
     claim = prop.claim
-    key = (claim.mutant_id(mutant) if mutant else claim.id).encode()
+    key = ((claim.mutant_id(mutant) if mutant else claim.id) + key_suffix).encode()
     test.hypothesis.inner_test._hypothesis_internal_add_digest = key  # type: ignore[attr-defined]
     if seed is not None:
         test = hypothesis_seed(seed)(test)
