@@ -53,26 +53,51 @@ def minimize_block(
     return z - mask * step
 
 
+def block_jacobi_map(hessian: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """G = D^(-1) A, (B, d, d), D the block diagonal of A (the A_SS of every block).
+
+    Minimizing over block S is z <- z - E_S A_SS^(-1) E_S' A z, and since D^(-1) is block
+    diagonal, E_S A_SS^(-1) E_S' A z is (G z) on S and 0 elsewhere: one factorization
+    serves every block. The Cholesky factor of D keeps its zeros off the blocks exactly,
+    so each block is solved as on its own.
+    """
+    same_block = labels.unsqueeze(-1) == labels.unsqueeze(-2)
+    diagonal_blocks = torch.where(same_block, hessian, torch.zeros_like(hessian))
+    return torch.cholesky_solve(hessian, torch.linalg.cholesky(diagonal_blocks))
+
+
 def block_sweeps(
     hessian: torch.Tensor, z0: torch.Tensor, labels: torch.Tensor, sweeps: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``sweeps`` (B,) cyclic sweeps from z0; return f and ||z||^2 before and after
     every block update, (B, 1 + max sweeps * number of blocks) each, f(z0) first.
 
+    Each update is z_S <- z_S - (G z)_S (``block_jacobi_map``), the rest left exactly as
+    it is: a product by a matrix formed once instead of a Cholesky solve per update, and
+    every f and ||z||^2 in one batched product at the end. As with the solve, the
+    rounding stays in block S and relative to the iterate it updates, so that it changes
+    f only to second order. (One product by the sweep's error map M for a whole sweep
+    would be faster, but its rounding is relative to the iterate the sweep started from:
+    where a sweep shrinks z by 1e-10 or more, f then rose from one update to the next by
+    more than the claim's tolerance, on 94 instances in 200,000 of the thorough profile.)
+
     An instance past its own sweeps, or without the block being updated, repeats its
     last value, so that consecutive values of every instance can be compared.
     """
     blocks = int(labels.max().item()) + 1
-    factors = [block_factor(hessian, labels, block) for block in range(blocks)]  # once
-    z = z0
-    values, norms_sq = [quadratic_value(hessian, z)], [(z * z).sum(-1)]
+    G = block_jacobi_map(hessian, labels)
+    z, iterates = z0, [z0]
     for sweep in range(int(sweeps.max().item())):
         active = (sweep < sweeps).unsqueeze(-1)
         for block in range(blocks):
-            z = torch.where(active, minimize_block(hessian, z, labels, block, factors[block]), z)
-            values.append(quadratic_value(hessian, z))
-            norms_sq.append((z * z).sum(-1))
-    return torch.stack(values, dim=-1), torch.stack(norms_sq, dim=-1)
+            # a product of small matrices as a broadcast sum: on a CPU, bmm on (B, d, d)
+            # by (B, d, 1) takes about twice as long
+            step = (G * z.unsqueeze(-2)).sum(-1)
+            z = torch.where(active & labels.eq(block), z - step, z)
+            iterates.append(z)
+    Z = torch.stack(iterates, dim=-2)  # (B, 1 + sweeps * blocks, d)
+    values = 0.5 * ((Z @ hessian) * Z).sum(-1)
+    return values, (Z * Z).sum(-1)
 
 
 def sweep_error_map(hessian: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ g(l) = l (1 - a l)^(2K), and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -40,24 +41,28 @@ class TaskDistribution:
         eigenvalues = self.L * rng.uniform(self.low, 1.0, (count, d))
         q, r = np.linalg.qr(rng.standard_normal((count, d, d)))
         rotations = q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[:, None, :]
-        curvature = (rotations * eigenvalues[:, None, :]) @ rotations.transpose(0, 2, 1)
+        # A_i e = Q_i (l_i * Q_i' e): two products by a vector, no (T, d, d) matrix
         direction = np.ones(d) / np.sqrt(d)
+        curved = np.einsum("tij,tj->ti", rotations, eigenvalues * (direction @ rotations))
         centers = (
             np.asarray(self.mean)
             + self.spread * rng.standard_normal((count, d))
-            + self.tilt * curvature @ direction / self.L
+            + self.tilt * curved / self.L
         )
         return centers, eigenvalues, rotations
 
 
 @dataclass(frozen=True)
 class QuadraticTasks:
-    """A set of T tasks as tensors: centers c (T, d), A (T, d, d) and, after K steps of
-    size a, the adapted curvatures H (T, d, d)."""
+    """A set of T tasks as tensors: centers c (T, d), rotations Q (T, d, d), eigenvalues
+    l (T, d) and, after K steps of size a, the adapted eigenvalues g(l) (T, d). The
+    matrices A and H are formed only when asked for (``curvature``, ``adapted``): the
+    held-out losses need only Q'(x - c), and the held-out tasks are hundreds."""
 
     centers: torch.Tensor
-    curvature: torch.Tensor
-    adapted: torch.Tensor
+    rotations: torch.Tensor
+    eigenvalues: torch.Tensor
+    adapted_eigenvalues: torch.Tensor
 
     @classmethod
     def build(
@@ -66,19 +71,28 @@ class QuadraticTasks:
         centers, eigenvalues, rotations = (
             torch.as_tensor(x, dtype=torch.float64, device=device) for x in sampled
         )
-        Qt = rotations.transpose(-1, -2)
+        adapted = eigenvalues * (1 - a * eigenvalues) ** (2 * K)
+        return cls(centers, rotations, eigenvalues, adapted)
 
-        def rotated(diagonal: torch.Tensor) -> torch.Tensor:
-            matrix = rotations @ torch.diag_embed(diagonal) @ Qt
-            return (matrix + matrix.transpose(-1, -2)) / 2
+    def _rotated(self, diagonal: torch.Tensor) -> torch.Tensor:
+        matrix = (self.rotations * diagonal.unsqueeze(-2)) @ self.rotations.transpose(-1, -2)
+        return (matrix + matrix.transpose(-1, -2)) / 2
 
-        adapted = rotated(eigenvalues * (1 - a * eigenvalues) ** (2 * K))
-        return cls(centers, rotated(eigenvalues), adapted)
+    @cached_property
+    def curvature(self) -> torch.Tensor:
+        """A_i = Q_i diag(l_i) Q_i', (T, d, d)."""
+        return self._rotated(self.eigenvalues)
+
+    @cached_property
+    def adapted(self) -> torch.Tensor:
+        """H_i = Q_i diag(g(l_i)) Q_i', (T, d, d)."""
+        return self._rotated(self.adapted_eigenvalues)
 
     def adapted_losses(self, x: torch.Tensor) -> torch.Tensor:
-        """F_{K,i}(x) for every task i, (T,): the loss after K inner steps from x."""
-        z = x - self.centers
-        return 0.5 * torch.einsum("ti,tij,tj->t", z, self.adapted, z)
+        """F_{K,i}(x) = 1/2 sum_k g(l_ik) (Q_i'(x - c_i))_k^2 for every task i, (T,): the
+        loss after K inner steps from x."""
+        projected = torch.einsum("tij,ti->tj", self.rotations, x - self.centers)
+        return 0.5 * (self.adapted_eigenvalues * projected**2).sum(-1)
 
     def maml_initialization(self) -> torch.Tensor:
         """x_M = (sum H_i)^(-1) sum H_i c_i (closed form)."""

@@ -62,6 +62,39 @@ def test_one_sweep_applies_the_error_map(problem) -> None:
     torch.testing.assert_close(z_swept, torch.einsum("bij,bj->bi", M, z), rtol=0, atol=1e-8 * scale)
 
 
+@settings(max_examples=60, deadline=None)
+@given(problems(), st.integers(1, 4))
+def test_block_sweeps_are_the_block_updates_one_at_a_time(problem, sweeps) -> None:
+    """``block_sweeps`` updates by products with the blocks' update maps; here each
+    update is solved on its own, and f and ||z||^2 after every update agree."""
+    A, labels, z = problem
+    values, norms_sq = block_sweeps(A, z, labels, torch.tensor([sweeps]))
+    expected_values, expected_norms = [quadratic_value(A, z)], [(z * z).sum(-1)]
+    for _ in range(sweeps):
+        for block in range(int(labels.max()) + 1):
+            z = minimize_block(A, z, labels, block)
+            expected_values.append(quadratic_value(A, z))
+            expected_norms.append((z * z).sum(-1))
+    L = float(torch.linalg.eigvalsh(A).max())
+    scale = L * expected_norms[0]  # the size of the terms of f(z_0)
+    torch.testing.assert_close(
+        values, torch.stack(expected_values, -1), rtol=0, atol=float(1e-10 * scale)
+    )
+    torch.testing.assert_close(
+        norms_sq, torch.stack(expected_norms, -1), rtol=0, atol=float(1e-10 * expected_norms[0])
+    )
+
+
+def test_an_instance_past_its_sweeps_repeats_its_last_value() -> None:
+    A = torch.tensor([[[2.0, 0.5], [0.5, 1.0]]], dtype=torch.float64).repeat(2, 1, 1)
+    z = torch.tensor([[1.0, -3.0]], dtype=torch.float64).repeat(2, 1)
+    labels = torch.tensor([[0, 1], [0, 1]])
+    values, _ = block_sweeps(A, z, labels, torch.tensor([1, 3]))
+    assert values.shape == (2, 7)
+    assert torch.equal(values[0, 2:], values[0, 2].expand(5))
+    assert torch.equal(values[1, :3], values[0, :3]) and bool((values[1, 3:] < values[0, 2]).all())
+
+
 @settings(max_examples=40, deadline=None)
 @given(problems(), st.integers(1, 6))
 def test_sweeps_to_accuracy_counts_the_sweeps_of_the_block_updates(problem, digits) -> None:

@@ -50,6 +50,24 @@ def test_both_initializations_are_stationary_for_their_objectives() -> None:
         assert gradient.norm() <= 1e-12 * (1 + tasks.centers.norm())
 
 
+def test_adapted_losses_are_the_quadratic_forms_of_the_adapted_curvatures() -> None:
+    """F_{K,i}(x) from the projections Q_i'(x - c_i) equals 1/2 z' H_i z with H_i formed."""
+    tasks = _tasks(count=40, d=4)
+    x = torch.linspace(-2.0, 3.0, 4, dtype=torch.float64)
+    z = x - tasks.centers
+    formed = 0.5 * torch.einsum("ti,tij,tj->t", z, tasks.adapted, z)
+    torch.testing.assert_close(tasks.adapted_losses(x), formed, rtol=1e-12, atol=0)
+
+
+def test_centers_lean_along_the_curvature_by_the_tilt() -> None:
+    """c_i = mean + spread z_i + tilt A_i e / L: with spread 0 the centers are exact."""
+    distribution = TaskDistribution([1.0, -2.0, 0.5], spread=0.0, tilt=3.0, L=2.0, low=0.1)
+    tasks = QuadraticTasks.build(distribution.sample(7, np.random.default_rng(5)), 0.1, 2, CPU)
+    e = torch.ones(3, dtype=torch.float64) / 3**0.5
+    expected = torch.tensor(distribution.mean, dtype=torch.float64) + 1.5 * tasks.curvature @ e
+    torch.testing.assert_close(tasks.centers, expected, rtol=0, atol=1e-13)
+
+
 def test_adapted_curvature_is_the_hessian_of_the_unrolled_task() -> None:
     """H_i = Q diag(l (1 - a l)^(2K)) Q' against torch.func.hessian of f_i o U_a^K."""
     a, K = 0.3, 3

@@ -53,6 +53,15 @@ def test_monotone_curvature_at_the_boundary_with_a_repeated_top_eigenvalue() -> 
     assert not _violates("smoothing.quadratic", params)
 
 
+def test_block_descent_where_the_first_update_reaches_the_rounding_floor() -> None:
+    """x0 on the first block and 0 elsewhere: the first update takes z from 12 to about
+    4e-15, and every later update works on rounding residue. An update's rounding must be
+    relative to the iterate it updates: the same sweeps done as one product by M per
+    sweep rounded relative to the sweep's start, and f rose by more than the tolerance."""
+    params = json.loads((DATA / "block_descent_contracting_sweep.json").read_text())
+    assert not _violates("decomposition.block_descent", params)
+
+
 def test_two_coupled_coordinates_make_blocks_dearer_than_cholesky() -> None:
     """The search's minimal counterexample to decomposition.cheaper, replayed: n = 2 in two
     blocks of one, eps = 0.1. One sweep costs 12 flops after 2/3 of setup, and coupling

@@ -219,8 +219,8 @@ MAX_SWEEP = 10**9
     "--sweep",
     type=click.IntRange(0, MAX_SWEEP),
     default=None,
-    help="Instances per claim for the batched sweep, at most 10^9 "
-    "[the profile's: 10^4 | 10^5 | 10^6].",
+    help="Instances per model and seed for the batched sweep, at most 10^9 "
+    f"[the profile's: {' | '.join(f'{p.sweep:,}' for p in PROFILES.values())}].",
 )
 @MODULE_OPTION
 @click.option(
