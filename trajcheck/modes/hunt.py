@@ -121,6 +121,7 @@ def hunt(
                     key_suffix = f" below dimension {found.dimension}"
                     continue
         except Exception as exc:  # a broken measure must not stop the other claims
+            # an error met in a search below d is as real as one met at d: reported
             verdict, error, found = "error", error_of(exc, prop), None
         break
     seconds = time.perf_counter() - started
