@@ -10,10 +10,12 @@
    relative error against the dense Hessian;
 3. the performance-estimation certificate (PEPit, solved by cvxpy/CLARABEL) against the
    closed form L/(4K+2): value and time;
-4. the wall time of ``trajcheck verify --profile default`` family by family.
+4. the wall time of ``trajcheck verify --profile default`` family by family;
+5. the training claims' census (``census.py``): today's ensembles against the few
+   instances trained one at a time before, ci and default sizes.
 
     python benchmarks/run.py [--device cpu|cuda] [--skip-verify] [--skip-memory]
-                             [--only sweeps] [--json FILE]
+                             [--only sweeps|census] [--json FILE]
 
 Never a test: nothing here asserts a time.
 """
@@ -31,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from census import cot_census, trained_lsa_census
 from sweeps import (
     sweep_against_eigenvalue_limit,
     sweep_against_hypothesis,
@@ -195,7 +198,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--skip-verify", action="store_true", help="leave out part 4")
     parser.add_argument("--skip-memory", action="store_true", help="leave out --sweep 10^7")
-    parser.add_argument("--only", choices=["sweeps"], help="part 1 alone")
+    parser.add_argument("--only", choices=["sweeps", "census"], help="part 1 or 5 alone")
     parser.add_argument("--json", help="also write the tables to this file")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -205,12 +208,18 @@ def main() -> None:
         else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     )
     print(f"device {device} ({machine}); torch {torch.__version__}\n")
-    tables = {
-        "sweep against Hypothesis (instances per second)": sweep_against_hypothesis(device),
-        "sweep against the batched eigenvalue limit": sweep_against_eigenvalue_limit(device),
-        "tight region reached, per family and dimension": tight_region_power(device),
-    }
-    if not args.skip_memory:
+    tables: dict[str, pd.DataFrame] = {}
+    if args.only in (None, "sweeps"):
+        tables["sweep against Hypothesis (instances per second)"] = sweep_against_hypothesis(device)
+        tables["sweep against the batched eigenvalue limit"] = sweep_against_eigenvalue_limit(
+            device
+        )
+        tables["tight region reached, per family and dimension"] = tight_region_power(device)
+    if args.only in (None, "census"):
+        tables["census: ensembles against one model at a time"] = pd.concat(
+            [cot_census(device), trained_lsa_census(device)]
+        )
+    if not args.skip_memory and args.only in (None, "sweeps"):
         tables["peak memory of --sweep N"] = sweep_memory(device)
     if args.only is None:
         tables["top Hessian eigenvalue of a small transformer"] = lanczos_against_power_iteration(

@@ -37,6 +37,8 @@ class Training:
     weight_decay: float = 0.01
     #: accuracy is recorded every this many steps (for the training curves)
     every: int = 50
+    #: float32 for the census; float64 where a test compares two ways of training
+    dtype: torch.dtype = torch.float32
 
 
 class Decoder(nn.Module):
@@ -136,7 +138,7 @@ def train(
     """AdamW on the supervised tokens, fresh inputs every step (the same stream for both
     kinds of supervision: the data generator is seeded by ``seed`` alone)."""
     torch.manual_seed(seed)  # the initialization
-    model = Decoder(task.sequence_length(supervision), architecture).to(device)
+    model = Decoder(task.sequence_length(supervision), architecture).to(device, training.dtype)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
     )

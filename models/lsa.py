@@ -16,9 +16,11 @@ Everything is batched: contexts (B, N, d + m), queries (B, d + m).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from trajcheck_catalogue.models.norms import norm
 from trajcheck_catalogue.models.quadratic import lmax
@@ -120,6 +122,28 @@ def sample_tasks(
     return RegressionTasks(inputs[:, :N], targets[:, :N], inputs[:, N], targets[:, N])
 
 
+def lsa_prediction(
+    key: torch.Tensor, query: torch.Tensor, value: torch.Tensor, projection: torch.Tensor,
+    tasks: RegressionTasks,
+) -> torch.Tensor:  # fmt: skip
+    """The prediction of one LSA layer (weights (..., D, D), D = d + 1) for each task's
+    query, (..., B): minus the query's y-slot after the layer, the query entering as
+    (x_q, 0). Leading dimensions ``...`` are members of an ensemble (or none).
+
+    The layer of ``lsa_layer`` applied to the query alone, as matrix-vector products:
+    P W_V C'C W_K' W_Q e_q with C the context tokens (a batch of 5 x 5 matrix products is
+    slower than these). A context token (0, 0) adds nothing to C'C: a context padded with
+    such tokens gives the same prediction."""
+    d = tasks.inputs.shape[-1]
+    context = torch.cat([tasks.inputs, tasks.targets], dim=-1)
+    e_q = torch.cat([tasks.queries, torch.zeros_like(tasks.queries[..., :1])], dim=-1)
+    u = e_q @ (key.transpose(-1, -2) @ query).transpose(-1, -2)  # W_K' W_Q e_q
+    scores = torch.einsum("...nD,...D->...n", context, u)
+    attended = torch.einsum("...n,...nD->...D", scores, context)  # C'C W_K' W_Q e_q
+    after = e_q + attended @ (projection @ value).transpose(-1, -2)
+    return -after[..., d]
+
+
 class TrainableLSA(torch.nn.Module):
     """One LSA layer with full (d+1) x (d+1) W_K, W_Q, W_V, P; its prediction for the
     query is minus the query's y-slot after the layer (the query enters as (x_q, 0))."""
@@ -137,42 +161,113 @@ class TrainableLSA(torch.nn.Module):
         self.d = d
 
     def forward(self, tasks: RegressionTasks) -> torch.Tensor:
-        """The prediction for each task's query, (B,).
+        """The prediction for each task's query, (B,)."""
+        return lsa_prediction(self.key, self.query, self.value, self.projection, tasks)
 
-        The layer of ``lsa_layer`` applied to the query alone, as matrix-vector products:
-        P W_V C'C W_K' W_Q e_q with C the context tokens (a batch of 5 x 5 matrix
-        products is slower than these).
-        """
-        W0 = tasks.inputs.new_zeros(tasks.inputs.shape[0], 1, self.d)
-        context, query = tasks.tokens(W0)
-        u = query @ (self.key.T @ self.query).T  # W_K' W_Q e_q
-        scores = torch.einsum("bnD,bD->bn", context, u)
-        attended = torch.einsum("bn,bnD->bD", scores, context)  # C'C W_K' W_Q e_q
-        after = query + attended @ (self.projection @ self.value).T
-        return -after[:, self.d]
+
+@dataclass(frozen=True)
+class LSATraining:
+    steps: int = 4000
+    batch: int = 512
+    learning_rate: float = 1e-3
+    scale: float = 0.01  # of the initial weights
+    dtype: torch.dtype = torch.float32
+    #: training tasks are drawn this many steps at a time (one call to the generator):
+    #: drawing them step by step cost a quarter of a run
+    chunk: int = 50
+
+
+class TaskStream:
+    """A run's training tasks: fresh tasks every step from the run's generator, drawn
+    ``chunk`` steps at a time."""
+
+    def __init__(self, d: int, N: int, generator: torch.Generator, device: torch.device,
+                 training: LSATraining) -> None:  # fmt: skip
+        self.d, self.N, self.generator, self.device = d, N, generator, device
+        self.training = training
+        self.drawn: list[RegressionTasks] = []
+
+    def next(self) -> RegressionTasks:
+        if not self.drawn:
+            t = self.training
+            many = sample_tasks(t.chunk * t.batch, self.d, self.N, self.generator,
+                                self.device, t.dtype)  # fmt: skip
+            assert many.query_targets is not None
+            self.drawn = [
+                RegressionTasks(many.inputs[i : i + t.batch], many.targets[i : i + t.batch],
+                                many.queries[i : i + t.batch], many.query_targets[i : i + t.batch])
+                for i in reversed(range(0, t.chunk * t.batch, t.batch))
+            ]  # fmt: skip
+        return self.drawn.pop()
 
 
 def train_lsa(
-    d: int, N: int, seed: int, device: torch.device, *, steps: int = 4000, batch: int = 512,
-    learning_rate: float = 1e-3, scale: float = 0.01, dtype: torch.dtype = torch.float32,
-) -> TrainableLSA:  # fmt: skip
+    d: int, N: int, seed: int, device: torch.device, training: LSATraining = LSATraining()
+) -> TrainableLSA:
     """Adam on the squared error of the query's prediction, fresh tasks every step;
-    seeded (initialization and data), so a seed gives the same layer on one device.
+    seeded (initialization, then data, from one generator), so a seed gives the same
+    layer on one device.
 
     Trained in float32 (four times faster here, and training noise dwarfs its rounding);
     the comparison with gradient descent runs in float64 on a float64 copy.
     """
     generator = torch.Generator().manual_seed(seed)
-    model = TrainableLSA(d, scale, generator, dtype).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    for _ in range(steps):
-        tasks = sample_tasks(batch, d, N, generator, device, dtype)
+    model = TrainableLSA(d, training.scale, generator, training.dtype).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate)
+    stream = TaskStream(d, N, generator, device, training)
+    for _ in range(training.steps):
+        tasks = stream.next()
         assert tasks.query_targets is not None
         loss = ((model(tasks) - tasks.query_targets[:, 0]) ** 2).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     return model
+
+
+def _padded(tasks: RegressionTasks, N: int) -> RegressionTasks:
+    """The tasks with their context padded to N tokens by (0, 0) tokens."""
+    extra = N - tasks.count
+    pad = (0, 0, 0, extra)
+    return RegressionTasks(F.pad(tasks.inputs, pad), F.pad(tasks.targets, pad),
+                           tasks.queries, tasks.query_targets)  # fmt: skip
+
+
+def train_lsa_ensemble(
+    d: int, Ns: Sequence[int], seeds: Sequence[int], device: torch.device,
+    training: LSATraining = LSATraining(), on_step: Callable[[int], None] | None = None,
+) -> list[TrainableLSA]:  # fmt: skip
+    """The runs of ``train_lsa`` for each (N, seed), trained together: their weights
+    stacked (M, D, D), every step one Adam step on the sum of the members' losses, each
+    member's tasks from its own generator, contexts padded to the largest N by (0, 0)
+    tokens (which change no prediction). Members share d: the weights' shape."""
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    models = [TrainableLSA(d, training.scale, g, training.dtype) for g in generators]
+    names = ("key", "query", "value", "projection")
+    stacked = [
+        torch.stack([getattr(m, name).detach() for m in models]).to(device).requires_grad_(True)
+        for name in names
+    ]
+    optimizer = torch.optim.Adam(stacked, lr=training.learning_rate)
+    streams = [TaskStream(d, N, g, device, training) for N, g in zip(Ns, generators, strict=True)]
+    widest = max(Ns)
+    for step in range(training.steps):
+        drawn = [_padded(stream.next(), widest) for stream in streams]
+        tasks = RegressionTasks(*(torch.stack([getattr(t, name) for t in drawn]) for name in (
+            "inputs", "targets", "queries", "query_targets")))  # fmt: skip
+        assert tasks.query_targets is not None
+        errors = lsa_prediction(stacked[0], stacked[1], stacked[2], stacked[3], tasks)
+        loss = ((errors - tasks.query_targets[..., 0]) ** 2).mean(dim=-1).sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if on_step is not None:
+            on_step(step)
+    for i, model in enumerate(models):
+        with torch.no_grad():
+            for name, weights in zip(names, stacked, strict=True):
+                getattr(model, name).copy_(weights[i].detach())
+    return [m.to(device) for m in models]
 
 
 def one_step_prediction(tasks: RegressionTasks) -> torch.Tensor:

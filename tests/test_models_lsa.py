@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trajcheck_catalogue.models.lsa import (
+    LSATraining,
     LSAWeights,
     RegressionTasks,
     TrainableLSA,
@@ -16,6 +17,7 @@ from trajcheck_catalogue.models.lsa import (
     lsa_layer,
     sample_tasks,
     train_lsa,
+    train_lsa_ensemble,
 )
 
 CPU = torch.device("cpu")
@@ -56,7 +58,31 @@ def test_trainable_layer_is_the_layer_applied_to_the_query() -> None:
 
 
 def test_training_is_reproducible_from_its_seed() -> None:
-    first = train_lsa(3, 8, seed=5, device=CPU, steps=50)
-    second = train_lsa(3, 8, seed=5, device=CPU, steps=50)
+    first = train_lsa(3, 8, seed=5, device=CPU, training=LSATraining(steps=50))
+    second = train_lsa(3, 8, seed=5, device=CPU, training=LSATraining(steps=50))
     for a, b in zip(first.parameters(), second.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_member_trained_in_the_ensemble_equals_the_layer_trained_alone() -> None:
+    """Same seed, same tasks, same Adam: in float64 every member of an ensemble (contexts
+    of different N padded to the largest) is the layer ``train_lsa`` trains alone."""
+    training = LSATraining(steps=60, batch=64, chunk=7, dtype=torch.float64)
+    Ns, seeds = [8, 12, 16], [1, 2, 3]
+    members = train_lsa_ensemble(3, Ns, seeds, CPU, training)
+    for member, N, seed in zip(members, Ns, seeds, strict=True):
+        alone = train_lsa(3, N, seed, CPU, training)
+        for a, b in zip(member.parameters(), alone.parameters(), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)
+
+
+def test_padding_a_context_with_zero_tokens_changes_no_prediction() -> None:
+    generator = torch.Generator().manual_seed(4)
+    model = TrainableLSA(2, 0.5, generator, torch.float64)
+    tasks = sample_tasks(5, 2, 6, generator, CPU)
+    padded = RegressionTasks(
+        torch.nn.functional.pad(tasks.inputs, (0, 0, 0, 3)),
+        torch.nn.functional.pad(tasks.targets, (0, 0, 0, 3)),
+        tasks.queries,
+    )
+    torch.testing.assert_close(model(padded), model(tasks), rtol=1e-14, atol=1e-14)

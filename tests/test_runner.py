@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from tests.helpers import nan_measure, raising_measure, toy_claim, toy_property
-from trajcheck.core import Measurement, Mutant, Property
+from trajcheck.core import CensusRule, Measurement, Mutant, Property
 from trajcheck.evaluation import evaluate, margins
-from trajcheck.modes.census import census_seed
+from trajcheck.modes.census import census_seed, failure_statistics
 from trajcheck.profiles import get_profile
 from trajcheck.runner import run_claim, search, search_models, seeds_of
 from trajcheck.tracking import margin_histogram
@@ -158,6 +158,79 @@ def test_a_census_counts_every_instance_and_shrinks_none() -> None:
     found = outcome.counterexample  # the worst violation counted, as drawn, not shrunk
     assert found is not None and found.params["x"] ** 2 == max(x * x for x in measured)
     assert "census" in found.found_by
+
+
+@pytest.mark.parametrize(
+    ("failures", "count", "max_failure", "decision"),
+    [
+        (0, 16, 0.25, "holds"),  # upper end 0.194
+        (1, 16, 0.25, "fails"),  # upper end 0.283
+        (3, 32, 0.25, "holds"),  # upper end 0.242
+        (4, 32, 0.25, "fails"),  # upper end 0.284
+        (0, 5, 0.0, "holds"),  # strict: nothing failed
+        (1, 1000, 0.0, "fails"),  # strict: one failure refutes
+        (40, 100, 0.5, "holds"),
+        (45, 100, 0.5, "fails"),
+    ],
+)
+def test_a_census_rule_reads_the_wilson_interval(failures, count, max_failure, decision) -> None:  # type: ignore[no-untyped-def]
+    from scipy.stats import binomtest
+
+    statistics = failure_statistics(failures, count, CensusRule(max_failure))
+    expected = binomtest(failures, count).proportion_ci(0.95, method="wilson")
+    assert statistics["interval"] == pytest.approx([expected.low, expected.high])
+    assert statistics["proportion"] == failures / count
+    assert statistics["decision"] == decision
+
+
+def test_a_census_rule_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_failure"):
+        CensusRule(max_failure=1.0)
+    with pytest.raises(ValueError, match="confidence"):
+        CensusRule(confidence=1.0)
+
+
+def _sampled_census(cid: str, max_failure: float, prepared: list[list[float]],
+                    measured: list[float]) -> Property:  # fmt: skip
+    """x^2 <= 0.25 for x uniform in [-1, 1]: it fails with probability 1/2. Drawn by a
+    sampler, prepared in one call, measured one by one."""
+
+    def sample(count, generator, profile, device):  # type: ignore[no-untyped-def]
+        return {"x": torch.rand(count, generator=generator, dtype=torch.float64) * 2 - 1}
+
+    def prepare(instances, device):  # type: ignore[no-untyped-def]
+        assert not measured, "prepare runs before any measure"
+        prepared.append([p["x"] for p in instances])
+
+    def measure(batch, constants):  # type: ignore[no-untyped-def]
+        measured.extend(batch["x"].tolist())
+        return Measurement(lhs=batch["x"] ** 2, rhs=torch.full_like(batch["x"], 0.25))
+
+    claim = dataclasses.replace(
+        toy_claim(cid, kind="conjecture", expected="open"),
+        census_rule=CensusRule(max_failure=max_failure),
+    )
+    return Property(
+        claim, toy_property().instances, measure, lambda params: 1, census=True,
+        max_examples=lambda profile: 200, sample=sample, prepare=prepare,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("max_failure", "verdict"), [(0.75, "holds"), (0.3, "fails")])
+def test_a_sampled_census_is_prepared_whole_and_judged_by_its_rule(max_failure, verdict) -> None:  # type: ignore[no-untyped-def]
+    prepared: list[list[float]] = []
+    measured: list[float] = []
+    prop = _sampled_census("toy.sampled", max_failure, prepared, measured)
+    outcome = search_models([prop], None, CI, CPU, seed=3)
+    census = outcome.census
+    assert census is not None and census["drawn_by"] == "independent draws"
+    assert len(prepared) == 1 and prepared[0] == measured and len(measured) == 200
+    failures = sum(x * x > 0.25 for x in measured)
+    assert census["failures"] == failures and census["count"] == 200
+    low, high = census["interval"]
+    assert low < failures / 200 < high and high - low < 0.2
+    assert outcome.verdict == verdict
+    assert (outcome.counterexample is not None) == (verdict == "fails")
 
 
 def test_the_claims_of_a_family_draw_the_same_census_in_one_run() -> None:

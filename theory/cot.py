@@ -7,14 +7,28 @@ the secret set, marker, answer). Each instance of these claims is one such pair 
 training runs; the verdict counts over the instances drawn (a census, not a hunt).
 """
 
-from trajcheck.core import Claim
+from trajcheck.core import CensusRule, Claim
 
 SETTING = (
     "k-sparse parity over n bits, secret set drawn from the seed; a 2-layer causal "
     "transformer (pre-norm, learned positions, no dropout) trained with AdamW from the "
     "same seed on direct answers and on trajectory + answer, same steps and batch"
 )
-BUDGET = "n, k, width and steps per profile (properties/cot.py, BUDGETS)"
+BUDGET = "n, k, width, steps and batch per profile (properties/cot.py, BUDGETS)"
+
+#: The verdict rule of the family's census, fixed before any run: a claim about what
+#: trajectory supervision does holds when, at 95 % confidence, it fails on at most a
+#: quarter of the tasks drawn (the upper end of the Wilson interval of the failure
+#: proportion <= 0.25). With 16 instances (ci) that allows no failure, with 32 three,
+#: with 128 about twenty.
+RULE = CensusRule(max_failure=0.25)
+
+SEARCH_NOTE = (
+    "a census: each instance (n, k, seed) is two training runs; its instances are drawn "
+    "independently (n on a grid of 4, so that few shapes hold them all), and those of one "
+    "shape are trained together as one ensemble per supervision; every one drawn is "
+    "counted, and the rule reads the failure proportion's Wilson interval."
+)
 
 PARITY_LEARNABILITY = Claim(
     id="cot.parity_learnability",
@@ -47,10 +61,8 @@ PARITY_LEARNABILITY = Claim(
         "is reported, not tolerated."
     ),
     constants={"min_accuracy": 0.95},
-    search_note=(
-        "a census: each instance (n, k, seed) is two training runs; Hypothesis draws them "
-        "within the profile's budget and every one drawn is counted."
-    ),
+    search_note=SEARCH_NOTE,
+    census_rule=RULE,
 )
 
 ANSWER_NLL_DESCENT = Claim(
@@ -83,7 +95,8 @@ ANSWER_NLL_DESCENT = Claim(
         "the statement; steps of L_j within 1e-5 relative count as level (float32 logits)."
     ),
     constants={"min_monotone": 0.9, "max_spearman": -0.5, "min_corrupted_rise": 0.9},
-    search_note=PARITY_LEARNABILITY.search_note,
+    search_note=SEARCH_NOTE,
+    census_rule=RULE,
 )
 
 FLATTER_MINIMA = Claim(
@@ -96,11 +109,12 @@ FLATTER_MINIMA = Claim(
     assumptions=(
         SETTING,
         BUDGET,
-        "each model's own training loss (cross-entropy of its supervised tokens) on 256 "
-        "sequences drawn from the training distribution, in float64 on a copy of the "
-        "trained weights",
-        "top eigenvalue by the engine's Lanczos (ARPACK, tolerance 1e-6) on "
-        "Hessian-vector products by double backward",
+        "each model's own training loss (cross-entropy of its supervised tokens) on 64 "
+        "sequences drawn from the training distribution, in float32 as trained (float64 "
+        "agreed to 6 digits on the models measured)",
+        "top eigenvalue by 10 steps of Lanczos with full reorthogonalization (batched over "
+        "the ensemble's members) on Hessian-vector products by double backward; the same "
+        "for each block of the Hessian (embeddings, each layer, output), reported",
     ),
     source="summary",
     citation="arXiv 2505.19815, Sec. 2.2 (trajectories smooth the loss landscape)",
@@ -108,10 +122,14 @@ FLATTER_MINIMA = Claim(
     expected="open",
     rtol=1e-4,
     tolerance_note=(
-        "1e-4 relative to the direct model's eigenvalue: Lanczos stops at 1e-6 relative, "
-        "so closer eigenvalues are not told apart."
+        "1e-4 relative to the direct model's eigenvalue: closer eigenvalues are not told "
+        "apart. After 10 Lanczos steps the residual bound r of the step before is at most "
+        "6e-4 relative on the models measured (reported per instance), and a Ritz value's "
+        "error is of order r^2 / gap (Parlett, Ch. 11): float32 and float64 and 10 or 14 "
+        "steps agreed to 6 digits."
     ),
-    search_note=PARITY_LEARNABILITY.search_note,
+    search_note=SEARCH_NOTE,
+    census_rule=RULE,
 )
 
 CLAIMS = (PARITY_LEARNABILITY, ANSWER_NLL_DESCENT, FLATTER_MINIMA)

@@ -6,7 +6,7 @@ L(W) = 1/(2N) sum_i ||W x_i - y_i||^2, whose smoothness is lmax(X'X/N); W_k are 
 gradient-descent iterates W_{k+1} = W_k - eta grad L(W_k) from W_0.
 """
 
-from trajcheck.core import Claim
+from trajcheck.core import CensusRule, Claim
 
 CONSTRUCTION = (
     "tokens e_i = (x_i, y_i), query e_q = (x_q, -W_0 x_q); each layer e_j <- e_j + "
@@ -86,6 +86,12 @@ TRAJECTORY_DESCENT_ANY_STEP = Claim(
     search_note="eta * lmax drawn in (0, 4]; the boundary is eta = 2/lmax.",
 )
 
+#: The verdict rule of the trained-layer census, fixed before any run: the claim
+#: describes what training typically gives, so it holds when, at 95 % confidence, more
+#: than half of the runs match one gradient step (the upper end of the Wilson interval of
+#: the failure proportion <= 0.5).
+TRAINED_LSA_RULE = CensusRule(max_failure=0.5)
+
 TRAINED_LSA = Claim(
     id="icl.trained_lsa",
     title="A trained linear self-attention layer predicts like one gradient step",
@@ -99,16 +105,21 @@ TRAINED_LSA = Claim(
         "x in R^d (d 2..4), N 8..16 context pairs, y = W* x with W* ~ N(0, I), scalar",
         "one layer with full (d+1) x (d+1) W_K, W_Q, W_V, P at 0.01 scale; Adam 1e-3, "
         "batch 512, 4000 steps, float32; prediction = minus the query's y-slot",
+        "a run's initialization and then its tasks come from one generator seeded by the "
+        "run's seed, the tasks drawn 50 steps at a time; the runs of one d are trained "
+        "together as an ensemble (contexts padded with (0, 0) tokens, which change no "
+        "prediction)",
         "eta fitted by least squares on 2048 fresh tasks; measured on 2048 others "
         "(cosine averaged over 4 chunks of 512)",
     ),
     source="established",
     citation=f"{CITATION}, Sec. 3 (trained single layers match one step of gradient descent)",
     kind="conjecture",
-    # The catalogue expects "holds" (von Oswald et al. report it). Read for every seed, as
-    # every claim here is read for every instance, it fails: some runs stall at a
-    # rank-one saddle (3 of 24 measured). Open until the catalogue says which reading
-    # it means; the report shows the verdict and the seed either way.
+    # The catalogue expects "holds" (von Oswald et al. report it). Some runs stall at a
+    # rank-one saddle (about one in eight here), so the strict reading fails; the census
+    # rule reads "typically" (more than half of the runs). It stays open: with the 16 runs
+    # of ci, a true stall rate of 1/8 still gives 5 or more stalls, and the rule's
+    # "fails", about once in 30 runs of the suite.
     expected="open",
     rtol=1e-9,
     tolerance_note=(
@@ -117,12 +128,12 @@ TRAINED_LSA = Claim(
     ),
     constants={"min_cosine": 0.99, "max_gap": 0.05},
     search_note=(
-        "each example is a training run (seconds): 1 in ci, 3 in default, 100 in thorough; "
-        "Hypothesis draws d, N and the seed. Measured here (N = 16, seeds 0-7 for each d in "
-        "2, 3, 4): 21 of 24 runs match one gradient step (cosine >= 0.999, gap 1.6-4.5 %); "
-        "3 (d = 2 seed 0, d = 3 seed 4, d = 4 seed 3) stall with W_K'W_Q of rank one "
-        "(cosine 0.51-0.68, gap > 100 %), and d = 2 seed 0 still does after 12,000 steps."
+        "a census of training runs (16 in ci, 32 in default, 128 in thorough), d, N and "
+        "the seed drawn independently. Measured here: 11 of 94 runs stall with W_K'W_Q of "
+        "rank one (cosine 0.5-0.7, gap > 100 %); the others match one gradient step "
+        "(cosine >= 0.999, gap 1.6-4.5 %)."
     ),
+    census_rule=TRAINED_LSA_RULE,
 )
 
 CLAIMS = (LSA_EQUALS_GD, TRAJECTORY_DESCENT, TRAJECTORY_DESCENT_ANY_STEP, TRAINED_LSA)

@@ -30,6 +30,8 @@ def _claim(entry: Entry) -> list[str]:
     ]
     if c.search_note:
         lines.append(f"- Search: {c.search_note}")
+    if c.census_rule.max_failure > 0:
+        lines.append(f"- Census verdict rule: {c.census_rule.describe()}")
     lines += [f"- Mutant `{c.mutant_id(m)}`: {m.change} (must be refuted)" for m in c.mutants]
     return [*lines, ""]
 

@@ -24,7 +24,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from trajcheck.core import Result
+from trajcheck.core import Result, census_sentence
 from trajcheck.devices import DEVICES, DeviceUnavailable, resolve_device
 from trajcheck.discovery import Catalogue, DiscoveryError, Entry, UnknownSelector, discover
 from trajcheck.interrupts import EXIT_CODE, STOPPED, checkpoint, deferred, settle, watching
@@ -127,6 +127,8 @@ def show(claim_id: str, modules: tuple[str, ...]) -> None:
     click.echo(f"tolerance:   rtol {c.rtol:g}: {c.tolerance_note}")
     if c.search_note:
         click.echo(f"search:      {c.search_note}")
+    if c.census_rule.max_failure > 0:
+        click.echo(f"census rule: {c.census_rule.describe()}")
     for i, m in enumerate(c.mutants):
         click.echo(f"{'mutants:' if i == 0 else '':<12} - {c.mutant_id(m)}: {m.change}")
     for i, (model, origin) in enumerate(entry.origin_by_model.items()):
@@ -388,8 +390,7 @@ def _print_verdicts(results: Sequence[Result], out: Path) -> None:
 
 
 def _census_count(census: dict[str, Any]) -> str:
-    failed = sum(entry["violated"] for entry in census["instances"])
-    return f"instances (census: fails on {failed})"
+    return f"instances (census: {census_sentence(census)})"
 
 
 @cli.command()

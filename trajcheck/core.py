@@ -88,6 +88,54 @@ class Mutant:
 
 
 @dataclass(frozen=True)
+class CensusRule:
+    """How a census's count of failing instances decides its verdict: fixed beside the
+    claim, before any run.
+
+    With f failures among n instances drawn independently, the claim holds when the upper
+    end of the ``confidence`` Wilson score interval of the failure proportion is at most
+    ``max_failure``: at that confidence, the claim fails on at most that fraction of the
+    instances its distribution draws. ``max_failure = 0`` is the strict reading: one
+    failing instance refutes the claim (an interval's upper end is never 0).
+    """
+
+    max_failure: float = 0.0
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.max_failure < 1.0:
+            raise ValueError(f"max_failure must lie in [0, 1), got {self.max_failure}")
+        if not 0.0 < self.confidence < 1.0:
+            raise ValueError(f"confidence must lie in (0, 1), got {self.confidence}")
+
+    def describe(self) -> str:
+        if self.max_failure == 0.0:
+            return "strict: one failing instance refutes the claim"
+        return (
+            f"holds when the upper end of the {100 * self.confidence:g} % Wilson interval of "
+            f"the failure proportion is at most {self.max_failure:g}"
+        )
+
+
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.2g}" if fraction < 0.1 else f"{100 * fraction:.0f}"
+
+
+def census_sentence(census: Mapping[str, Any]) -> str:
+    """'fails on 3 of 32 instances (9.4 %, 95 % Wilson interval 3.2-24 %)'."""
+    count = census.get("count", len(census.get("instances", [])))
+    failures = census.get("failures", sum(e["violated"] for e in census.get("instances", [])))
+    text = f"fails on {failures} of {count} instances"
+    if census.get("interval"):
+        low, high = census["interval"]
+        text += (
+            f" ({_percent(failures / count)} %, {_percent(census['confidence'])} % Wilson "
+            f"interval {_percent(low)}-{_percent(high)} %)"
+        )
+    return text
+
+
+@dataclass(frozen=True)
 class Claim:
     """A statement as data: what is claimed, under which assumptions, from where."""
 
@@ -104,6 +152,8 @@ class Claim:
     constants: Mapping[str, float] = field(default_factory=dict)
     mutants: tuple[Mutant, ...] = ()
     search_note: str = ""
+    #: for a claim read off a census (``Property.census``): how its count decides
+    census_rule: CensusRule = field(default_factory=CensusRule)
 
     def __post_init__(self) -> None:
         if "." not in self.id:
@@ -269,6 +319,14 @@ class Property:
     #: draw the same instances (one seed per family and run), so that they read one set of
     #: experiments.
     census: bool = False
+    #: A census's sampler: ``count`` instances drawn independently from the stated
+    #: distribution, as one batch (the same signature as ``sweep``, but no extreme
+    #: favoured: the failure proportion's interval assumes independent draws). Without
+    #: one, a census takes the instances Hypothesis generates, which are not independent.
+    sample: Sweep | None = None
+    #: For a census: called with every instance drawn, before any is measured, so that
+    #: their experiments can run together (cot trains its census as ensembles).
+    prepare: Callable[[list[Params], torch.device], None] | None = None
     #: Whether a violation is checked against rounding before it counts (measured again
     #: under random rounding, ``trajcheck.evaluation.decided_by_rounding``). Off for a
     #: model whose every instance is a training run: re-running it costs seconds, and its

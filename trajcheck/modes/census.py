@@ -1,12 +1,18 @@
 """The census: every instance drawn is an experiment, measured and counted; none is
-shrunk, and the verdict says on how many of them the claim fails.
+shrunk, and the verdict reads the failure proportion against the claim's rule.
 
 For properties whose instances are training runs (``Property.census``), where shrinking
-would mean hundreds of runs and the question is how often, not whether. The claims of one
-family read the same experiments: their census draws with a seed derived from the family
-and the run's seed (:func:`census_seed`), so every process of a run, whichever claims it
-gets, draws the same instances; a property's cache keyed on the instance (cot's trained
-models) then trains each once per process. Violations are not checked against rounding:
+would mean hundreds of runs and the question is how often, not whether. The instances are
+drawn first, all of them (independently, by the property's ``sample``, where it has one),
+then handed to the property's ``prepare`` (cot trains them as ensembles), then measured
+one by one. The count f of n failing instances gives the failure proportion and its 95 %
+Wilson score interval (scipy.stats.binomtest), and the claim's ``CensusRule``, fixed
+before the run, turns them into the verdict.
+
+The claims of one family read the same experiments: their census draws with a seed
+derived from the family and the run's seed (:func:`census_seed`), so every process of a
+run, whichever claims it gets, draws the same instances; a property's cache keyed on the
+instance then trains each once per process. Violations are not checked against rounding:
 an experiment's violation is a matter of statistics, not of ulps.
 """
 
@@ -20,11 +26,12 @@ from typing import Any
 
 import torch
 
-from trajcheck.core import Mutant, Outcome, Params, Profile, Property
+from trajcheck.core import CensusRule, Mutant, Outcome, Params, Profile, Property
 from trajcheck.evaluation import Evaluation, evaluate
 from trajcheck.interrupts import checkpoint
 from trajcheck.modes.hunt import NonFinite, Violation, counterexample, error_of
-from trajcheck.modes.hypothesis_test import CENSUS_PHASES, hypothesis_test, place, steer
+from trajcheck.modes.hypothesis_test import CENSUS_PHASES, hypothesis_test, place
+from trajcheck.modes.sweep import instance
 from trajcheck.tracking import Tracker
 
 
@@ -52,6 +59,56 @@ def _entry(params: Params, evaluation: Evaluation, violated: bool) -> dict[str, 
     }
 
 
+def failure_statistics(failures: int, count: int, rule: CensusRule) -> dict[str, Any]:
+    """The failure proportion f/n, its Wilson score interval at the rule's confidence, and
+    the verdict the rule gives (``holds`` when the interval's upper end is at most the
+    rule's ``max_failure``; with ``max_failure`` 0, when nothing failed)."""
+    from scipy.stats import binomtest
+
+    if count == 0:
+        return {"failures": 0, "count": 0, "proportion": None, "interval": None,
+                "confidence": rule.confidence, "max_failure": rule.max_failure,
+                "rule": rule.describe(), "decision": "holds"}  # fmt: skip
+    interval = binomtest(failures, count).proportion_ci(rule.confidence, method="wilson")
+    low, high = float(interval.low), float(interval.high)
+    # the strict rule: an interval's upper end is never 0, so it reads the count itself
+    holds = failures == 0 if rule.max_failure == 0.0 else high <= rule.max_failure
+    return {
+        "failures": failures,
+        "count": count,
+        "proportion": failures / count,
+        "interval": [low, high],
+        "confidence": rule.confidence,
+        "max_failure": rule.max_failure,
+        "rule": rule.describe(),
+        "decision": "holds" if holds else "fails",
+    }
+
+
+def draw_census(
+    prop: Property, mutant: Mutant | None, profile: Profile, device: torch.device,
+    budget: int, drawn_with: int,
+) -> list[Params]:  # fmt: skip
+    """The census's instances, all of them, before any is measured: ``budget`` independent
+    draws from the property's sampler; without one, those Hypothesis generates (each
+    counted once: Hypothesis may draw one twice)."""
+    if prop.sample is not None:
+        # a CPU generator, whatever the device: the census is the same everywhere
+        generator = torch.Generator().manual_seed(drawn_with)
+        batch = prop.sample(budget, generator, profile, device)
+        size = len(next(iter(batch.values())))
+        return [instance(batch, i) for i in range(size)]
+    drawn: list[Params] = []
+
+    def keep(params: Params) -> None:
+        checkpoint()
+        if params not in drawn:
+            drawn.append(params)
+
+    hypothesis_test(prop, mutant, profile, keep, budget, drawn_with, CENSUS_PHASES)()
+    return drawn
+
+
 def census(
     prop: Property,
     mutant: Mutant | None,
@@ -62,47 +119,50 @@ def census(
     on_example: Callable[[int], None] | None = None,
     session: int | None = None,
 ) -> Outcome:
-    """Measure and count up to ``budget`` instances of ``prop``; report the worst violation."""
+    """Draw, prepare, measure and count ``budget`` instances of ``prop``; the verdict by
+    the claim's census rule, and the worst violation as its counterexample."""
     claim = prop.claim
     constants = claim.constants_for(mutant)
     tracker = Tracker(identity=claim.kind == "identity")
     drawn_with = census_seed(claim.family, seed, session)
     instances: list[dict[str, Any]] = []
     violations: list[Violation] = []
-
-    def probe(params: Params) -> None:
-        checkpoint()
-        if any(entry["params"] == params for entry in instances):
-            return  # each experiment counts once (Hypothesis may draw one twice)
-        evaluation = evaluate(prop, params, constants, device)
-        if not evaluation.finite:
-            raise NonFinite(params, evaluation)
-        violated = evaluation.violates(claim.rtol)
-        tracker.observe(params, evaluation, place(prop, params))
-        if on_example is not None:
-            on_example(tracker.examples)
-        steer(evaluation, claim, counted_as_violation=violated)
-        instances.append(_entry(params, evaluation, violated))
-        if violated:
-            violations.append(Violation(params, evaluation))
-
-    test = hypothesis_test(prop, mutant, profile, probe, budget, drawn_with, CENSUS_PHASES)
     started = time.perf_counter()
     found, error, verdict = None, None, "holds"
     try:
-        test()
+        drawn = draw_census(prop, mutant, profile, device, budget, drawn_with)
+        if prop.prepare is not None:
+            prop.prepare(drawn, device)
+        for params in drawn:
+            checkpoint()
+            evaluation = evaluate(prop, params, constants, device)
+            if not evaluation.finite:
+                raise NonFinite(params, evaluation)
+            violated = evaluation.violates(claim.rtol)
+            tracker.observe(params, evaluation, place(prop, params))
+            if on_example is not None:
+                on_example(tracker.examples)
+            instances.append(_entry(params, evaluation, violated))
+            if violated:
+                violations.append(Violation(params, evaluation))
     except Exception as exc:  # a broken measure must not stop the other claims
         verdict, error = "error", error_of(exc, prop)
-    if violations and verdict != "error":
+    statistics = failure_statistics(len(violations), len(instances), claim.census_rule)
+    if verdict != "error" and statistics["decision"] == "fails":
+        verdict = "fails"
+    if violations and verdict == "fails":
         worst = min(violations, key=lambda v: v.evaluation.tolerated)
         found_by = (
-            f"hypothesis census: the worst of {len(violations)} violating instances "
-            f"in {len(instances)} (not shrunk: each is an experiment)"
+            f"census: the worst of {len(violations)} violating instances in "
+            f"{len(instances)} (not shrunk: each is an experiment)"
         )
-        verdict, found = "fails", counterexample(prop, worst, found_by)
+        found = counterexample(prop, worst, found_by)
     seconds = time.perf_counter() - started
+    sampled = "independent draws" if prop.sample is not None else "hypothesis generation"
     outcome = tracker.outcome(
-        verdict, found, error, seconds, census={"seed": drawn_with, "instances": instances}
-    )
+        verdict, found, error, seconds,
+        census={"seed": drawn_with, "drawn_by": sampled, **statistics,
+                "instances": instances},
+    )  # fmt: skip
     outcome.domain["census instances"] = [len(instances)] * 2
     return outcome

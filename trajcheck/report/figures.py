@@ -5,9 +5,10 @@ images: the report draws them, so that ``trajcheck report DIR`` redraws them fro
 alone. Each is inline SVG, so the page stays one self-contained file.
 
 Figure data: ``{"kind": "lines", "x_label", "y_label", "log_x", "log_y", "reference_y",
-"y_range", "share_y", "panels": [{"title", "series": [{"label", "x", "y", "style", "low",
-"high"}]}]}``
-(style ``line``, ``markers`` or ``markers-line``; ``low``/``high`` draw a band), or
+"y_range", "share_y", "x_ticks", "panels": [{"title", "series": [{"label", "x", "y",
+"style", "low", "high"}]}]}``
+(style ``line``, ``markers`` or ``markers-line``; ``low``/``high`` draw a band;
+``x_ticks`` names the points x = 0, 1, ... of a categorical axis), or
 ``{"kind": "bars", "x_label", "y_label", "labels", "values", "highlight", "log_y"}``.
 """
 
@@ -99,7 +100,10 @@ def lines_svg(figure: dict[str, Any]) -> str:
             _plot_series(ax, series, log_y)
         if figure.get("reference_y") is not None:
             ax.axhline(figure["reference_y"], color="0.4", linestyle="--", linewidth=1)
-        if figure.get("log_x"):
+        if figure.get("x_ticks"):  # named categories at x = 0, 1, ...
+            ticks = figure["x_ticks"]
+            ax.set_xticks(range(len(ticks)), ticks, rotation=30, fontsize=8)
+        elif figure.get("log_x"):
             ax.set_xscale("log", base=2)
         elif _integer_x(panel):  # steps or counts: no tick at 0.5
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))

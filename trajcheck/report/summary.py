@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from typing import Any
 
+from trajcheck.core import census_sentence
+
 
 def number(value: Any) -> str:
     if value is None:
@@ -150,12 +152,10 @@ def verdict_sentence(claim: dict[str, Any]) -> str:
         return f"error: {claim.get('error')}"
     census = claim.get("census")
     if census:
-        instances = census["instances"]
-        failed = sum(entry["violated"] for entry in instances)
-        return (
-            f"a census of {len(instances)} instances (seed {census['seed']}): the claim fails "
-            f"on {failed} of them"
-        )
+        text = f"a census (seed {census['seed']}): the claim {census_sentence(census)}"
+        if census.get("rule"):
+            text += f"; rule: {census['rule']}"
+        return text
     if claim["verdict"] == "fails":
         return f"refuted: a violation was found and shrunk (after {claim['examples']} examples)"
     return f"no violation in {claim['examples']} examples"
