@@ -256,8 +256,8 @@ def train_lsa_ensemble(
         tasks = RegressionTasks(*(torch.stack([getattr(t, name) for t in drawn]) for name in (
             "inputs", "targets", "queries", "query_targets")))  # fmt: skip
         assert tasks.query_targets is not None
-        errors = lsa_prediction(stacked[0], stacked[1], stacked[2], stacked[3], tasks)
-        loss = ((errors - tasks.query_targets[..., 0]) ** 2).mean(dim=-1).sum()
+        predictions = lsa_prediction(stacked[0], stacked[1], stacked[2], stacked[3], tasks)
+        loss = ((predictions - tasks.query_targets[..., 0]) ** 2).mean(dim=-1).sum()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -34,6 +36,8 @@ from trajcheck_catalogue.models.quadratic import lmax as largest_eigenvalue
 from trajcheck_catalogue.properties.draws import Draws, drawn_by
 from trajcheck_catalogue.properties.strategies import steps_of
 from trajcheck_catalogue.theory import icl
+
+log = logging.getLogger(__name__)
 
 
 def data_curvature(params: Params) -> float:
@@ -245,6 +249,7 @@ def train_runs(runs: list[tuple[int, int, int]], device: torch.device) -> None:
     """Train the runs not trained yet on ``device``: those of one d as one ensemble."""
     todo = [r for r in dict.fromkeys(runs) if (*r, str(device)) not in _COMPARISONS]
     for d in sorted({r[0] for r in todo}):
+        started = time.perf_counter()
         members = [r for r in todo if r[0] == d]
         Ns, seeds = [r[1] for r in members], [r[2] for r in members]
         models = train_lsa_ensemble(d, Ns, seeds, device, on_step=lambda _: checkpoint())
@@ -252,6 +257,12 @@ def train_runs(runs: list[tuple[int, int, int]], device: torch.device) -> None:
             _COMPARISONS[(d, N, seed, str(device))] = compare_with_gradient_descent(
                 model, d, N, seed, device
             )
+        log.info(
+            "icl.trained_lsa: trained %d layers (d=%d) as one ensemble in %.1f s",
+            len(members),
+            d,
+            time.perf_counter() - started,
+        )
 
 
 def _run(params: Params) -> tuple[int, int, int]:

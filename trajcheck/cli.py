@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import random
 import sys
@@ -157,12 +158,27 @@ ProgressHooks = tuple[
 ]
 
 
+def _log_progress_lines() -> None:
+    """Progress inside a claim (a census's training runs, which take minutes) goes to the
+    loggers ``trajcheck`` and ``trajcheck_catalogue`` at INFO: off a terminal, one line on
+    stderr each, as the claims' own lines (set up once per process)."""
+    for name in ("trajcheck", "trajcheck_catalogue"):
+        logger = logging.getLogger(name)
+        if not any(getattr(h, "trajcheck_lines", False) for h in logger.handlers):
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("trajcheck: %(message)s"))
+            handler.trajcheck_lines = True  # type: ignore[attr-defined]
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+
+
 def _progress(total: int) -> ProgressHooks:
     """How a run shows its progress: on a terminal, a bar (stderr) with one step per
     search and the running count of examples of the current one; elsewhere (a CI log, a
     tox log, a file), one line on stderr per claim as it finishes."""
     console = Console(stderr=True)
     if not console.is_terminal:
+        _log_progress_lines()
         claims = [0]
 
         def finished(result: Result) -> None:
