@@ -159,6 +159,13 @@ def train(
     return trained
 
 
+def loss_sample(task: ParityTask, supervision: str, count: int, seed: int) -> torch.Tensor:
+    """The ``count`` fresh sequences from the training distribution that a model's
+    training loss (and its Hessian) is read on: a generator training never uses."""
+    return task.sequences(task.inputs(count, torch.Generator().manual_seed(seed + 104_729)),
+                          supervision)  # fmt: skip
+
+
 def training_loss(
     trained: TrainedModel, count: int = 256
 ) -> tuple[Callable[[Sequence[torch.Tensor]], torch.Tensor], list[torch.Tensor]]:
@@ -167,9 +174,8 @@ def training_loss(
     parameters."""
     task = trained.task
     model = copy.deepcopy(trained.model).to(torch.float64)
-    data = torch.Generator().manual_seed(trained.seed + 104_729)
     device = next(model.parameters()).device
-    sequences = task.sequences(task.inputs(count, data), trained.supervision).to(device)
+    sequences = loss_sample(task, trained.supervision, count, trained.seed).to(device)
     names = [name for name, _ in model.named_parameters()]
 
     def loss(values: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import stack_module_state
 
+from trajcheck_catalogue.models import decoder
 from trajcheck_catalogue.models.decoder import Architecture, Decoder, Training
 from trajcheck_catalogue.models.parity import MARKER, VOCABULARY, ParityTask
 
@@ -123,17 +124,13 @@ def member_losses(
     return (losses * keep).sum((1, 2)) / keep.sum((1, 2))
 
 
-def _stack_inputs(tasks: Sequence[ParityTask], count: int, seeds: Sequence[int]) -> torch.Tensor:
-    return torch.stack([t.inputs(count, torch.Generator().manual_seed(s))
-                        for t, s in zip(tasks, seeds, strict=True)])  # fmt: skip
-
-
 def held_out_inputs(
     tasks: Sequence[ParityTask], count: int, seeds: Sequence[int], device: torch.device
 ) -> torch.Tensor:
     """Each member's held-out inputs, (M, count, n): ``decoder.held_out_inputs`` member
     by member (a generator training never uses)."""
-    return _stack_inputs(tasks, count, [s + 7_919 for s in seeds]).to(device)
+    return torch.stack([decoder.held_out_inputs(t, count, s, device)
+                        for t, s in zip(tasks, seeds, strict=True)])  # fmt: skip
 
 
 def true_trajectories(tasks: Sequence[ParityTask], inputs: torch.Tensor) -> torch.Tensor:
@@ -337,10 +334,9 @@ def batched_lanczos(
 
 def training_loss_sequences(ensemble: TrainedEnsemble, count: int) -> torch.Tensor:
     """Each member's ``count`` fresh sequences from its training distribution, (M, count,
-    T): the sample its training loss is read on (``decoder.training_loss``'s generator)."""
+    T): the sample its training loss is read on (``decoder.loss_sample``)."""
     return torch.stack([
-        t.sequences(t.inputs(count, torch.Generator().manual_seed(s + 104_729)),
-                    ensemble.supervision)
+        decoder.loss_sample(t, ensemble.supervision, count, s)
         for t, s in zip(ensemble.tasks, ensemble.seeds, strict=True)
     ]).to(ensemble.device)  # fmt: skip
 
