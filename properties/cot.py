@@ -224,7 +224,8 @@ _EXPERIMENTS: dict[tuple[int, ...], dict[str, Experiment]] = {}
 
 
 def _key(params: Params) -> tuple[int, ...]:
-    """An instance's experiment; one saved before the batch was a key trained 128."""
+    """An instance's experiment, as a key; an instance saved before the batch was one of
+    its keys was trained with batches of 128."""
     return tuple(int(params.get(name, Training.batch)) for name in EXPERIMENT_KEYS)
 
 
