@@ -12,10 +12,12 @@
    closed form L/(4K+2): value and time;
 4. the wall time of ``trajcheck verify --profile default`` family by family;
 5. the training claims' census (``census.py``): today's ensembles against the few
-   instances trained one at a time before, ci and default sizes.
+   instances trained one at a time before, ci and default sizes;
+6. ``trajcheck verify --profile default`` on the whole catalogue with ``--jobs 1`` and
+   ``--jobs 2`` (``parallel.py``): wall time, and whether the results are the same.
 
     python benchmarks/run.py [--device cpu|cuda] [--skip-verify] [--skip-memory]
-                             [--only sweeps|census] [--json FILE]
+                             [--only sweeps|census|jobs] [--json FILE]
 
 Never a test: nothing here asserts a time.
 """
@@ -34,6 +36,7 @@ from typing import Any
 import pandas as pd
 import torch
 from census import cot_census, trained_lsa_census
+from parallel import verify_jobs
 from sweeps import (
     sweep_against_eigenvalue_limit,
     sweep_against_hypothesis,
@@ -198,7 +201,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--skip-verify", action="store_true", help="leave out part 4")
     parser.add_argument("--skip-memory", action="store_true", help="leave out --sweep 10^7")
-    parser.add_argument("--only", choices=["sweeps", "census"], help="part 1 or 5 alone")
+    parser.add_argument("--only", choices=["sweeps", "census", "jobs"], help="part 1, 5 or 6 alone")
     parser.add_argument("--json", help="also write the tables to this file")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -228,6 +231,8 @@ def main() -> None:
         tables["performance-estimation certificate"] = certificate_against_closed_form()
     if not args.skip_verify and args.only is None:
         tables["trajcheck verify --profile default, by family"] = verify_per_family(device)
+    if args.only in (None, "jobs"):
+        tables["trajcheck verify --profile default, --jobs 1 and 2"] = verify_jobs(str(device))
     for title, table in tables.items():
         print(f"== {title}\n{table.to_string(index=False)}\n")
     if args.json:

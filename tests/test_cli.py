@@ -258,13 +258,13 @@ def test_progress_inside_a_claim_is_one_log_line_off_a_terminal(capsys) -> None:
     once on stderr, however many runs set the handler up."""
     import logging
 
-    from trajcheck.cli import _log_progress_lines
+    from trajcheck.progress import log_progress_lines
 
     for name in ("trajcheck", "trajcheck_catalogue"):
         logger = logging.getLogger(name)
         for handler in [h for h in logger.handlers if getattr(h, "trajcheck_lines", False)]:
             logger.removeHandler(handler)
-    _log_progress_lines()
-    _log_progress_lines()
+    log_progress_lines()
+    log_progress_lines()
     logging.getLogger("trajcheck_catalogue.properties.cot").info("cot: trained %d", 16)
     assert capsys.readouterr().err == "trajcheck: cot: trained 16\n"

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import random
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -30,7 +28,11 @@ from trajcheck.devices import DEVICES, DeviceUnavailable, resolve_device
 from trajcheck.discovery import Catalogue, DiscoveryError, Entry, UnknownSelector, discover
 from trajcheck.interrupts import EXIT_CODE, STOPPED, checkpoint, deferred, settle, watching
 from trajcheck.profiles import PROFILES, Profile, UnknownProfile, get_profile
+from trajcheck.progress import log_progress_lines
 from trajcheck.report.folder import RunFolder
+
+if TYPE_CHECKING:
+    from trajcheck.work import Executor, Settings, Unit
 
 USAGE_ERROR = 2
 
@@ -152,33 +154,20 @@ def _default_out(profile: str) -> Path:
 
 ProgressHooks = tuple[
     AbstractContextManager[Any],
-    Callable[[str], None],
+    Callable[[str, int], None],
     Callable[[int], None],
     Callable[[Result], None],
 ]
 
 
-def _log_progress_lines() -> None:
-    """Progress inside a claim (a census's training runs, which take minutes) goes to the
-    loggers ``trajcheck`` and ``trajcheck_catalogue`` at INFO: off a terminal, one line on
-    stderr each, as the claims' own lines (set up once per process)."""
-    for name in ("trajcheck", "trajcheck_catalogue"):
-        logger = logging.getLogger(name)
-        if not any(getattr(h, "trajcheck_lines", False) for h in logger.handlers):
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("trajcheck: %(message)s"))
-            handler.trajcheck_lines = True  # type: ignore[attr-defined]
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
-
-
 def _progress(total: int) -> ProgressHooks:
-    """How a run shows its progress: on a terminal, a bar (stderr) with one step per
-    search and the running count of examples of the current one; elsewhere (a CI log, a
-    tox log, a file), one line on stderr per claim as it finishes."""
+    """How a run shows its progress: on a terminal, a bar (stderr) with one step per unit
+    of work (``trajcheck.work``: one shard of one search, on whichever worker), and the
+    running count of examples where the run searches in this process; elsewhere (a CI
+    log, a tox log, a file), one line on stderr per claim as it finishes."""
     console = Console(stderr=True)
     if not console.is_terminal:
-        _log_progress_lines()
+        log_progress_lines()
         claims = [0]
 
         def finished(result: Result) -> None:
@@ -191,7 +180,7 @@ def _progress(total: int) -> ProgressHooks:
                 err=True,
             )
 
-        return nullcontext(), lambda label: None, lambda count: None, finished
+        return nullcontext(), lambda label, units: None, lambda count: None, finished
     progress = Progress(
         TextColumn("{task.description:<40}"),
         TextColumn("{task.fields[examples]:>9} examples"),
@@ -202,19 +191,18 @@ def _progress(total: int) -> ProgressHooks:
         transient=True,
     )
     task = progress.add_task("searching", total=total, examples=0)
-    started = [False]
 
-    def advance(label: str) -> None:
-        if started[0]:
-            progress.advance(task)
-        started[0] = True
-        progress.update(task, description=label, examples=0)
+    def advance(label: str, units: int) -> None:
+        progress.update(task, advance=units, description=label, examples=0)
 
     def count(examples: int) -> None:
         progress.update(task, examples=examples)
 
     return progress, advance, count, lambda result: None
 
+
+#: The largest --jobs: more worker processes than this on one machine is a typo.
+MAX_JOBS = 1024
 
 #: The largest --sweep: memory no longer grows with it, but time does (10^9 quadratics
 #: take hours even on a GPU); a larger number is more likely a typo than a plan.
@@ -252,6 +240,21 @@ MAX_SWEEP = 10**9
     is_flag=True,
     help="Replace the run an existing --out folder holds (files no run wrote are kept).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, MAX_JOBS),
+    default=None,
+    help="Worker processes on this machine, one torch thread each; 1 searches in this "
+    "process [the cores this process may use].",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Run the work on the Dask cluster whose scheduler is at ADDRESS "
+    "(tcp://host:8786), or on a local Dask cluster of --jobs workers (local). "
+    "Needs trajcheck[cluster].",
+)
 def verify(
     selectors: tuple[str, ...],
     profile: str,
@@ -261,9 +264,13 @@ def verify(
     modules: tuple[str, ...],
     out: Path | None,
     force: bool,
+    jobs: int | None,
+    scheduler: str | None,
 ) -> None:
     """Search claims for violations and write results.json, report.md and report.html."""
+    from trajcheck.executors import ExecutorUnavailable
     from trajcheck.report import FolderProblem, build_results, prepare
+    from trajcheck.work import Settings, hypothesis_storage, plan
 
     try:
         chosen_profile = get_profile(profile)
@@ -272,6 +279,8 @@ def verify(
         torch_device = resolve_device(device)
     except (UnknownProfile, DeviceUnavailable) as exc:
         _fail(str(exc))
+    if scheduler is not None and scheduler != "local" and jobs is not None:
+        _fail("--jobs with --scheduler ADDRESS: the cluster's workers set the parallelism")
     with watching():
         # an interrupt while the catalogue is imported (torch's C++ cannot pass on an
         # exception raised in a callback) or while the folder is prepared is held until
@@ -288,10 +297,30 @@ def verify(
             except FolderProblem as exc:
                 _fail(str(exc))
         written, index_home = False, _index_home(folder.path)
+        executor: Executor | None = None
         try:
             checkpoint()
-            with _hypothesis_storage(seed):
-                results, seconds = _search(entries, chosen_profile, torch_device, seed)
+            settings = Settings(
+                modules=tuple(str(Path(m).resolve()) for m in modules),
+                profile=chosen_profile,
+                device=str(torch_device),
+                seed=seed,
+                # the run's key for the draws its searches share (a family's census),
+                # when unseeded
+                session=random.SystemRandom().randrange(2**32),
+                threads=1,
+                log_lines=not Console(stderr=True).is_terminal,
+            )
+            hooks = _progress(sum(len(units) for units in _units(entries, chosen_profile)))
+            try:
+                executor = _executor(
+                    jobs, scheduler, len(plan(entries, chosen_profile)), catalogue, hooks[2]
+                )
+            except ExecutorUnavailable as exc:
+                _fail(str(exc))
+            _warn_hash_seeds(executor, seed)
+            with hypothesis_storage(seed):
+                results, seconds = _search(entries, settings, executor, hooks)
             document = build_results(
                 results,
                 profile=chosen_profile.name,
@@ -300,6 +329,7 @@ def verify(
                 seed=seed,
                 seconds=seconds,
                 out=out,
+                executor=executor.description,
             )
             with deferred():  # from here on the run is written whole or not at all
                 _commit(folder, document)
@@ -309,6 +339,8 @@ def verify(
                 _refresh_index(index_home)
                 _print_verdicts(results, out)
         finally:
+            if executor is not None:
+                executor.close()
             folder.release(keep_created=written)
     sys.exit(0 if all(r.as_expected for r in results) else 1)
 
@@ -326,27 +358,56 @@ def _run_file_names(entries: Sequence[Entry]) -> list[str]:
     return names
 
 
-def _search(
-    entries: Sequence[Entry], profile: Profile, device: Any, seed: int | None
-) -> tuple[list[Result], float]:
-    """Every claim of ``entries``, one after the other, with a progress display."""
-    from trajcheck.runner import run_claim
+def _executor(
+    jobs: int | None, scheduler: str | None, planned: int, catalogue: Catalogue,
+    on_example: Callable[[int], None],
+) -> Executor:  # fmt: skip
+    """Where the run's jobs go: a Dask cluster with --scheduler, else --jobs worker
+    processes (the cores, by default), else this process: with one job, or one job to
+    run, workers would only add their start."""
+    from trajcheck.executors import DaskExecutor, InlineExecutor, ProcessExecutor, cores
 
-    searches = sum(1 + len(e.claim.mutants) for e in entries)
-    display, advance, count, finished = _progress(searches)
-    results: list[Result] = []
-    # the run's key for the draws its searches share (a family's census), when unseeded
-    session = random.SystemRandom().randrange(2**32)
+    if scheduler is not None:
+        return DaskExecutor(scheduler, jobs or cores())
+    workers = min(jobs or cores(), planned)
+    if workers <= 1:
+        return InlineExecutor(catalogue, on_example)
+    return ProcessExecutor(workers)
+
+
+def _units(entries: Sequence[Entry], profile: Profile) -> list[list[Unit]]:
+    """Every unit of work of a run, by model and search."""
+    from trajcheck.work import units_of
+
+    return [
+        shards for e in entries for by_model in units_of(e, profile).values()
+        for shards in by_model
+    ]  # fmt: skip
+
+
+def _warn_hash_seeds(executor: Executor, seed: int | None) -> None:
+    """A seeded run shrinks alike only where the hash seed is fixed (``HASH_SEED``): a
+    cluster's workers, started by someone else, are told of it in one line."""
+    seeds = getattr(executor, "hash_seeds", None)
+    if seed is not None and seeds is not None and seeds != {HASH_SEED}:
+        click.echo(
+            "trajcheck: warning: the cluster's workers do not all run with PYTHONHASHSEED="
+            f"{HASH_SEED}; a seeded run may then shrink its counterexamples differently "
+            "(start them with that variable set)",
+            err=True,
+        )
+
+
+def _search(
+    entries: Sequence[Entry], settings: Settings, executor: Executor, hooks: ProgressHooks
+) -> tuple[list[Result], float]:
+    """Every claim of ``entries``, spread over ``executor``, with a progress display."""
+    from trajcheck.work import run_entries
+
+    display, advance, _, finished = hooks
     started = time.perf_counter()
     with display:
-        for entry in entries:
-            checkpoint()
-            result = run_claim(
-                entry.props, entry.origin_by_model, profile, device, seed, advance, count,
-                session,
-            )  # fmt: skip
-            results.append(result)
-            finished(result)
+        results = run_entries(entries, settings, executor, advance, finished)
     checkpoint()
     return results, time.perf_counter() - started
 
@@ -355,25 +416,6 @@ def _commit(folder: RunFolder, document: dict[str, Any]) -> None:
     from trajcheck.report import commit, renders, run_files
 
     commit(folder, run_files(document, renders(document)))
-
-
-@contextmanager
-def _hypothesis_storage(seed: int | None) -> Iterator[None]:
-    """A seeded run keeps Hypothesis's files (its example database is off already, but
-    it caches the constants it reads from local modules) in a temporary folder, removed
-    afterwards: it writes nothing outside its --out. An unseeded run uses the usual
-    .hypothesis/ of the current folder, so that a failure found once is tried first."""
-    if seed is None:
-        yield
-        return
-    from hypothesis.configuration import set_hypothesis_home_dir
-
-    with tempfile.TemporaryDirectory(prefix="trajcheck-hypothesis-") as home:
-        set_hypothesis_home_dir(home)
-        try:
-            yield
-        finally:
-            set_hypothesis_home_dir(None)
 
 
 def _print_verdicts(results: Sequence[Result], out: Path) -> None:
@@ -523,8 +565,10 @@ _console = [False]
 #: The hash seed of a seeded run. Hypothesis labels parts of a draw by hash() of its
 #: strategies' functions, and orders its shrinking by those labels; with Python's
 #: randomized string hashing, one --seed gave 202 or 204 examples from one run to the
-#: next. A seeded verify therefore runs with this hash seed (see main).
-HASH_SEED = "0"
+#: next. A seeded verify therefore runs with this hash seed (see main). It is the one a
+#: Dask nanny gives the workers it starts (distributed.nanny, where 0 is replaced by it),
+#: so that a cluster's workers hash as the run does without being told.
+HASH_SEED = "6640"
 
 
 def _seeded_verify(args: Sequence[str]) -> bool:

@@ -44,9 +44,11 @@ def build_results(
     seconds: float,
     out: Path,
     settings: Profile | None = None,
+    executor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``results.json`` document of a run, replay commands pointing into ``out``;
-    ``settings``: the profile as run (a --sweep changes it), recorded whole."""
+    ``settings``: the profile as run (a --sweep changes it), recorded whole; ``executor``:
+    where the work ran (``trajcheck.executors``), which changes no result."""
     claims = []
     for result in results:
         entry = result.to_json()
@@ -65,6 +67,7 @@ def build_results(
         "device": str(device),
         "seed": seed,
         "seconds": seconds,
+        "executor": executor,
         "environment": {
             "python": platform.python_version(),
             "torch": torch.__version__,
