@@ -447,7 +447,11 @@ class _Driver:
             self.unit_handles[job.unit] = handle
 
     def run(self) -> list[Result]:
-        for job in plan([s.entry for s in self.claims.values()], self.settings.profile):
+        jobs = plan([s.entry for s in self.claims.values()], self.settings.profile)
+        # the longest first: a family of training runs is minutes in one job, and started
+        # last it would leave the other workers idle at the end (the order changes no
+        # result)
+        for job in sorted(jobs, key=lambda job: not isinstance(job, FamilyJob)):
             self.submit(job)
         while self.running:
             checkpoint()
