@@ -1,5 +1,5 @@
 """A run spread over units of work: the same results however the units are spread, run
-or lost (``trajcheck.work``, ``trajcheck.executors``).
+or lost (``trajcheck.work``, ``trajcheck.driver``, ``trajcheck.executors``).
 
 The first tests drive the merge with an executor that hands the units back in a random
 order, in this process; the slow ones run real worker processes and a real Dask
@@ -26,6 +26,7 @@ from tests.helpers import toy_claim, toy_measure, toy_property
 from trajcheck.cli import HASH_SEED, main
 from trajcheck.core import Measurement, Mutant, Property, Result
 from trajcheck.discovery import Catalogue
+from trajcheck.driver import WorkerLost, run_entries
 from trajcheck.profiles import get_profile
 from trajcheck.runner import run_claim
 from trajcheck.work import (
@@ -34,10 +35,8 @@ from trajcheck.work import (
     SearchJob,
     Settings,
     Unit,
-    WorkerLost,
     import_every_module,
     plan,
-    run_entries,
     run_job,
 )
 

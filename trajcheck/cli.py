@@ -32,7 +32,8 @@ from trajcheck.progress import log_progress_lines
 from trajcheck.report.folder import RunFolder
 
 if TYPE_CHECKING:
-    from trajcheck.work import Executor, Settings, Unit
+    from trajcheck.driver import Executor
+    from trajcheck.work import Settings, Unit
 
 USAGE_ERROR = 2
 
@@ -402,7 +403,7 @@ def _search(
     entries: Sequence[Entry], settings: Settings, executor: Executor, hooks: ProgressHooks
 ) -> tuple[list[Result], float]:
     """Every claim of ``entries``, spread over ``executor``, with a progress display."""
-    from trajcheck.work import run_entries
+    from trajcheck.driver import run_entries
 
     display, advance, _, finished = hooks
     started = time.perf_counter()

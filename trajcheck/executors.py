@@ -1,5 +1,6 @@
-"""Where a run's jobs (``trajcheck.work``) run: this process, worker processes on this
-machine (``--jobs N``), or a Dask cluster (``--scheduler ADDRESS``).
+"""Where a run's jobs (``trajcheck.work``, driven by ``trajcheck.driver``) run: this
+process, worker processes on this machine (``--jobs N``), or a Dask cluster
+(``--scheduler ADDRESS``).
 
 The worker processes are Pebble's ``ProcessPool``: unlike the standard library's
 ``ProcessPoolExecutor``, which marks every pending job broken when one worker dies and does
@@ -25,7 +26,8 @@ from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from typing import Any
 
 from trajcheck.discovery import Catalogue
-from trajcheck.work import FinishJob, Job, Settings, WorkerLost, run_job
+from trajcheck.driver import WorkerLost
+from trajcheck.work import FinishJob, Job, Settings, run_job
 
 
 class ExecutorUnavailable(Exception):
