@@ -73,7 +73,7 @@ def _interrupted_trial(earlier_run: Path, out: Path, delay: float) -> str:
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    assert not _leftovers(out)
+    assert not _leftovers(out), (process.returncode, stderr.decode()[-3000:])
     # 130, or killed by the signal itself when it came before the interpreter reached
     # trajcheck's first line (trajcheck.__main__): the shell reads both as 130
     if process.returncode in (130, -signal.SIGINT):

@@ -340,9 +340,14 @@ def verify(
                 _refresh_index(index_home)
                 _print_verdicts(results, out)
         finally:
-            if executor is not None:
-                executor.close()
-            folder.release(keep_created=written)
+            # stopping the workers takes a moment: an interrupt then must not keep the
+            # folder's lock from being released
+            with deferred():
+                try:
+                    if executor is not None:
+                        executor.close()
+                finally:
+                    folder.release(keep_created=written)
     sys.exit(0 if all(r.as_expected for r in results) else 1)
 
 
