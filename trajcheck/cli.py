@@ -1,4 +1,5 @@
-"""The command line: ``trajcheck list | show | verify | replay | report | index``.
+"""The command line: ``trajcheck list | show | verify | replay | report | validate | diff |
+index``.
 
 Exit codes: 0 every verdict as expected, 1 some verdict not as expected, 2 a usage error
 (unknown id, bad option, unreadable file, an --out folder that already holds a run).
@@ -7,33 +8,33 @@ A usage error prints one line on stderr and writes nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import random
 import sys
-import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from trajcheck.api import (
+    HASH_SEED,
+    MAX_JOBS,
+    MAX_SEED,
+    MAX_SWEEP,
+    REPORTS,
+    UsageError,
+    catalogue_of,
+    index_home_of,
+    refresh_index,
+)
 from trajcheck.core import Result, census_sentence
 from trajcheck.devices import DEVICES, DeviceUnavailable, resolve_device
-from trajcheck.discovery import Catalogue, DiscoveryError, Entry, UnknownSelector, discover
-from trajcheck.interrupts import EXIT_CODE, STOPPED, checkpoint, deferred, settle, watching
-from trajcheck.profiles import PROFILES, Profile, UnknownProfile, get_profile
-from trajcheck.progress import log_progress_lines
-from trajcheck.report.folder import RunFolder
-
-if TYPE_CHECKING:
-    from trajcheck.driver import Executor
-    from trajcheck.work import Settings, Unit
+from trajcheck.discovery import Catalogue, DiscoveryError, UnknownSelector
+from trajcheck.interrupts import EXIT_CODE, STOPPED
+from trajcheck.profiles import PROFILES, UnknownProfile, get_profile
+from trajcheck.progress import shown
 
 USAGE_ERROR = 2
 
@@ -48,8 +49,8 @@ def _fail(message: str) -> NoReturn:
 
 def _catalogue(modules: Sequence[str]) -> Catalogue:
     try:
-        return discover([Path(m) for m in modules])
-    except DiscoveryError as exc:
+        return catalogue_of(modules)
+    except UsageError as exc:
         _fail(str(exc))
 
 
@@ -153,63 +154,6 @@ def _default_out(profile: str) -> Path:
     return out
 
 
-ProgressHooks = tuple[
-    AbstractContextManager[Any],
-    Callable[[str, int], None],
-    Callable[[int], None],
-    Callable[[Result], None],
-]
-
-
-def _progress(total: int) -> ProgressHooks:
-    """How a run shows its progress: on a terminal, a bar (stderr) with one step per unit
-    of work (``trajcheck.work``: one shard of one search, on whichever worker), and the
-    running count of examples where the run searches in this process; elsewhere (a CI
-    log, a tox log, a file), one line on stderr per claim as it finishes."""
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        log_progress_lines()
-        claims = [0]
-
-        def finished(result: Result) -> None:
-            claims[0] += 1
-            o = result.outcome
-            verdict = o.verdict + ("" if result.as_expected else ", NOT as expected")
-            click.echo(
-                f"trajcheck: finished {result.claim.id}: {verdict}, {o.examples} examples, "
-                f"{o.seconds:.1f} s",
-                err=True,
-            )
-
-        return nullcontext(), lambda label, units: None, lambda count: None, finished
-    progress = Progress(
-        TextColumn("{task.description:<40}"),
-        TextColumn("{task.fields[examples]:>9} examples"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
-    task = progress.add_task("searching", total=total, examples=0)
-
-    def advance(label: str, units: int) -> None:
-        progress.update(task, advance=units, description=label, examples=0)
-
-    def count(examples: int) -> None:
-        progress.update(task, examples=examples)
-
-    return progress, advance, count, lambda result: None
-
-
-#: The largest --jobs: more worker processes than this on one machine is a typo.
-MAX_JOBS = 1024
-
-#: The largest --sweep: memory no longer grows with it, but time does (10^9 quadratics
-#: take hours even on a GPU); a larger number is more likely a typo than a plan.
-MAX_SWEEP = 10**9
-
-
 @cli.command()
 @click.argument("selectors", nargs=-1, metavar="[ID|FAMILY]...")
 @click.option(
@@ -218,7 +162,7 @@ MAX_SWEEP = 10**9
 @click.option("--device", default="auto", show_default=True, help=f"One of {', '.join(DEVICES)}.")
 @click.option(
     "--seed",
-    type=click.IntRange(0, 2**32 - 1),
+    type=click.IntRange(0, MAX_SEED),
     default=None,
     help="Seed for a reproducible search (the same results.json, times aside).",
 )
@@ -269,159 +213,33 @@ def verify(
     scheduler: str | None,
 ) -> None:
     """Search claims for violations and write results.json, report.md and report.html."""
-    from trajcheck.executors import ExecutorUnavailable
-    from trajcheck.report import FolderProblem, build_results, prepare
-    from trajcheck.work import Settings, hypothesis_storage, plan
+    from trajcheck.api import Request, execute
 
-    try:
-        chosen_profile = get_profile(profile)
-        if sweep is not None:
-            chosen_profile = dataclasses.replace(chosen_profile, sweep=sweep)
-        torch_device = resolve_device(device)
-    except (UnknownProfile, DeviceUnavailable) as exc:
-        _fail(str(exc))
     if scheduler is not None and scheduler != "local" and jobs is not None:
         _fail("--jobs with --scheduler ADDRESS: the cluster's workers set the parallelism")
-    with watching():
-        # an interrupt while the catalogue is imported (torch's C++ cannot pass on an
-        # exception raised in a callback) or while the folder is prepared is held until
-        # that is done: the release of the folder is then sure
-        with deferred():
-            catalogue = _catalogue(modules)
-            try:
-                entries = catalogue.select(selectors)
-            except UnknownSelector as exc:
-                _fail(str(exc))
-            out = out if out is not None else _default_out(chosen_profile.name)
-            try:
-                folder = prepare(out, force=force, will_write=_run_file_names(entries))
-            except FolderProblem as exc:
-                _fail(str(exc))
-        written, index_home = False, _index_home(folder.path)
-        executor: Executor | None = None
-        try:
-            checkpoint()
-            settings = Settings(
-                modules=tuple(str(Path(m).resolve()) for m in modules),
-                profile=chosen_profile,
-                device=str(torch_device),
-                seed=seed,
-                # the run's key for the draws its searches share (a family's census),
-                # when unseeded
-                session=random.SystemRandom().randrange(2**32),
-                threads=1,
-                log_lines=not Console(stderr=True).is_terminal,
-            )
-            hooks = _progress(sum(len(units) for units in _units(entries, chosen_profile)))
-            try:
-                executor = _executor(
-                    jobs, scheduler, len(plan(entries, chosen_profile)), catalogue, hooks[2]
-                )
-            except ExecutorUnavailable as exc:
-                _fail(str(exc))
-            _warn_hash_seeds(executor, seed)
-            with hypothesis_storage(seed):
-                results, seconds = _search(entries, settings, executor, hooks)
-            document = build_results(
-                results,
-                profile=chosen_profile.name,
-                settings=chosen_profile,
-                device=torch_device,
-                seed=seed,
-                seconds=seconds,
-                out=out,
-                executor=executor.description,
-            )
-            with deferred():  # from here on the run is written whole or not at all
-                _commit(folder, document)
-                written = True
-                if _console[0]:
-                    settle()
-                _refresh_index(index_home)
-                _print_verdicts(results, out)
-        finally:
-            # stopping the workers takes a moment: an interrupt then must not keep the
-            # folder's lock from being released
-            with deferred():
-                try:
-                    if executor is not None:
-                        executor.close()
-                finally:
-                    folder.release(keep_created=written)
-    sys.exit(0 if all(r.as_expected for r in results) else 1)
-
-
-def _run_file_names(entries: Sequence[Entry]) -> list[str]:
-    """Every file a run of ``entries`` may write, relative to its folder."""
-    from trajcheck.report.folder import COUNTEREXAMPLES, RUN_FILES
-    from trajcheck.report.results import counterexample_name
-
-    names = list(RUN_FILES)
-    for entry in entries:
-        claim = entry.claim
-        for identifier in [claim.id, *(claim.mutant_id(m) for m in claim.mutants)]:
-            names.append(f"{COUNTEREXAMPLES}/{counterexample_name(identifier)}")
-    return names
-
-
-def _executor(
-    jobs: int | None, scheduler: str | None, planned: int, catalogue: Catalogue,
-    on_example: Callable[[int], None],
-) -> Executor:  # fmt: skip
-    """Where the run's jobs go: a Dask cluster with --scheduler, else --jobs worker
-    processes (the cores, by default), else this process: with one job, or one job to
-    run, workers would only add their start."""
-    from trajcheck.executors import DaskExecutor, InlineExecutor, ProcessExecutor, cores
-
-    if scheduler is not None:
-        return DaskExecutor(scheduler, jobs or cores())
-    workers = min(jobs or cores(), planned)
-    if workers <= 1:
-        return InlineExecutor(catalogue, on_example)
-    return ProcessExecutor(workers)
-
-
-def _units(entries: Sequence[Entry], profile: Profile) -> list[list[Unit]]:
-    """Every unit of work of a run, by model and search."""
-    from trajcheck.work import units_of
-
-    return [
-        shards for e in entries for by_model in units_of(e, profile).values()
-        for shards in by_model
-    ]  # fmt: skip
-
-
-def _warn_hash_seeds(executor: Executor, seed: int | None) -> None:
-    """A seeded run shrinks alike only where the hash seed is fixed (``HASH_SEED``): a
-    cluster's workers, started by someone else, are told of it in one line."""
-    seeds = getattr(executor, "hash_seeds", None)
-    if seed is not None and seeds is not None and seeds != {HASH_SEED}:
-        click.echo(
-            "trajcheck: warning: the cluster's workers do not all run with PYTHONHASHSEED="
-            f"{HASH_SEED}; a seeded run may then shrink its counterexamples differently "
-            "(start them with that variable set)",
-            err=True,
-        )
-
-
-def _search(
-    entries: Sequence[Entry], settings: Settings, executor: Executor, hooks: ProgressHooks
-) -> tuple[list[Result], float]:
-    """Every claim of ``entries``, spread over ``executor``, with a progress display."""
-    from trajcheck.driver import run_entries
-
-    display, advance, _, finished = hooks
-    started = time.perf_counter()
-    with display:
-        results = run_entries(entries, settings, executor, advance, finished)
-    checkpoint()
-    return results, time.perf_counter() - started
-
-
-def _commit(folder: RunFolder, document: dict[str, Any]) -> None:
-    from trajcheck.report import commit, renders, run_files
-
-    commit(folder, run_files(document, renders(document)))
+    try:
+        get_profile(profile)  # the default folder's name needs a known profile
+    except UnknownProfile as exc:
+        _fail(str(exc))
+    request = Request(
+        selectors=selectors,
+        profile=profile,
+        seed=seed,
+        device=device,
+        modules=modules,
+        out=out if out is not None else _default_out(profile),
+        force=force,
+        sweep=sweep,
+        jobs=jobs,
+        scheduler=scheduler,
+    )
+    try:
+        run = execute(request, shown, console=_console[0])
+    except UsageError as exc:
+        _fail(str(exc))
+    assert run.results is not None and request.out is not None
+    _print_verdicts(run.results, request.out)
+    sys.exit(0 if run.as_expected else 1)
 
 
 def _print_verdicts(results: Sequence[Result], out: Path) -> None:
@@ -519,34 +337,62 @@ def report(folder: Path) -> None:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"{folder}: cannot write the report ({exc.strerror or exc})")
-    _refresh_index(_index_home(folder))
+    refresh_index(index_home_of(folder))
     click.echo(f"rebuilt {', '.join(str(folder / name) for name in texts)}")
 
 
-REPORTS = Path("reports")
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--schemas", "show_schemas", is_flag=True, help="Print the schema files' paths.")
+def validate(files: tuple[Path, ...], show_schemas: bool) -> None:
+    """Check results.json and counterexample files against their JSON Schemas: one line
+    a file; exit 2 when one does not conform."""
+    from trajcheck.report.schema import check_file, schema_paths
 
-
-def _index_home(run: Path) -> Path | None:
-    """Where the runs' index that lists ``run`` lives, if it has one: reports/ (the
-    default home of runs), or the parent folder when it already has an index.html. Asked
-    before a run is written (``--out .`` swaps the current folder)."""
-    parent = run.resolve().parent
-    if parent == REPORTS.resolve() or (parent / "index.html").exists():
-        return parent
-    return None
-
-
-def _refresh_index(home: Path | None) -> None:
-    """Keep the runs' index in ``home`` up to date. A failure to do so is a warning: the
-    run itself is written."""
-    from trajcheck.report import write_index
-
-    if home is None:
+    if show_schemas:
+        for path in schema_paths():
+            click.echo(str(path))
         return
+    if not files:
+        _fail("name at least one file (results.json or counterexamples/ID.json)")
+    wrong = 0
+    for file in files:
+        line, conforms = check_file(file)
+        click.echo(f"{file}: {line}")
+        wrong += not conforms
+    if wrong:
+        sys.exit(USAGE_ERROR)
+
+
+@cli.command("diff")
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@click.option(
+    "--factor",
+    type=click.FloatRange(min=1, min_open=True, max=1e300),
+    default=10.0,
+    show_default=True,
+    help="Report a worst margin that moved by more than this factor.",
+)
+def diff_runs(run_a: Path, run_b: Path, as_json: bool, factor: float) -> None:
+    """Compare two runs (folders or results.json files): verdicts, mutants, margins,
+    counterexamples, environment. Exit 1 when a verdict got worse from RUN_A to RUN_B
+    (an expected verdict lost, an error, a mutant no longer refuted), else 0."""
+    from trajcheck.api import load
+    from trajcheck.compare import diff
+    from trajcheck.report import MalformedResults
+
     try:
-        write_index(home)
-    except OSError as exc:
-        click.echo(f"trajcheck: could not update {home / 'index.html'} ({exc})", err=True)
+        runs = [load(run_a), load(run_b)]
+    except MalformedResults as exc:
+        _fail(str(exc))
+    found = diff(*runs, factor=factor)
+    if as_json:
+        click.echo(json.dumps(found.to_json(), indent=2))
+    else:
+        click.echo(found.text(), nl=False)
+    sys.exit(1 if found.worse else 0)
 
 
 @cli.command()
@@ -567,14 +413,6 @@ def index(folder: Path) -> None:
 #: Whether this process runs the console script (not a call from Python): only then may
 #: a run leave SIGINT ignored once it is written (``interrupts.settle``).
 _console = [False]
-
-#: The hash seed of a seeded run. Hypothesis labels parts of a draw by hash() of its
-#: strategies' functions, and orders its shrinking by those labels; with Python's
-#: randomized string hashing, one --seed gave 202 or 204 examples from one run to the
-#: next. A seeded verify therefore runs with this hash seed (see main). It is the one a
-#: Dask nanny gives the workers it starts (distributed.nanny, where 0 is replaced by it),
-#: so that a cluster's workers hash as the run does without being told.
-HASH_SEED = "6640"
 
 
 def _seeded_verify(args: Sequence[str]) -> bool:

@@ -184,15 +184,22 @@ def _filters(claims: list[dict[str, Any]]) -> str:
     )
 
 
-def render_html(document: dict[str, Any]) -> str:
-    claims = document["claims"]
+def summary_table(claims: list[dict[str, Any]], *, links: bool = True) -> str:
+    """The summary table: one row a claim, its verdict as a badge; ``links``: each id
+    links to the claim's section (the report has them; a notebook does not)."""
     rows = []
     for claim in claims:
         row = [escape(cell) for cell in summary.summary_row(claim)]
-        row[0] = f'<a href="#{row[0]}">{row[0]}</a>'
+        if links:
+            row[0] = f'<a href="#{row[0]}">{row[0]}</a>'
         row[5] = badge(claim["verdict"], claim["as_expected"])
         rows.append(row)
-    overview = table(summary.SUMMARY_COLUMNS, rows, {7, 8, 9, 10}, [_attributes(c) for c in claims])
+    return table(summary.SUMMARY_COLUMNS, rows, {7, 8, 9, 10}, [_attributes(c) for c in claims])
+
+
+def render_html(document: dict[str, Any]) -> str:
+    claims = document["claims"]
+    overview = summary_table(claims)
     return "\n".join(
         [
             "<!DOCTYPE html>",

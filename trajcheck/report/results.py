@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
+import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -26,13 +28,28 @@ from trajcheck.report.folder import (
     counterexample_name,
     prepare,
 )
-from trajcheck.report.schema import RESULTS_SCHEMA, problem
+from trajcheck.report.schema import (
+    COUNTEREXAMPLE_SCHEMA,
+    RESULTS_SCHEMA,
+    UnreadableJSON,
+    problem,
+    read_document,
+)
 
 FORMAT_VERSION = 2
+
+#: Set (to anything but "" or "0"), a run whose files do not conform to their schemas
+#: raises instead of being written with a warning. The test suite sets it, so every run
+#: the tests write is checked against the published schemas (tests/conftest.py).
+STRICT_SCHEMA = "TRAJCHECK_STRICT_SCHEMA"
 
 
 class MalformedResults(ValueError):
     pass
+
+
+class SchemaViolation(AssertionError):
+    """trajcheck itself was about to write a file its schema rejects: a bug."""
 
 
 def build_results(
@@ -42,11 +59,12 @@ def build_results(
     device: torch.device,
     seed: int | None,
     seconds: float,
-    out: Path,
+    out: Path | None,
     settings: Profile | None = None,
     executor: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``results.json`` document of a run, replay commands pointing into ``out``;
+    """The ``results.json`` document of a run, replay commands pointing into ``out`` (none
+    when the run is kept in memory only, ``out`` None);
     ``settings``: the profile as run (a --sweep changes it), recorded whole; ``executor``:
     where the work ran (``trajcheck.executors``), which changes no result."""
     claims = []
@@ -54,7 +72,7 @@ def build_results(
         entry = result.to_json()
         searches = [(result.claim.id, entry)] + [(m["id"], m) for m in entry["mutants"]]
         for identifier, searched in searches:
-            if searched["counterexample"] is not None:
+            if searched["counterexample"] is not None and out is not None:
                 path = out / COUNTEREXAMPLES / counterexample_name(identifier)
                 searched["counterexample"]["replay"] = f"trajcheck replay {path}"
         claims.append(entry)
@@ -111,14 +129,11 @@ def validate(document: Any, where: str) -> dict[str, Any]:
 
 
 def read_json(path: Path) -> Any:
-    """A JSON file's content; every way of failing (missing, unreadable, not JSON, nested
-    beyond the parser's depth) becomes one MalformedResults line."""
+    """A JSON file's content; every way of failing becomes one MalformedResults line."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedResults(f"{path}: unreadable JSON ({exc})") from exc
-    except RecursionError:
-        raise MalformedResults(f"{path}: unreadable JSON (nested too deeply)") from None
+        return read_document(path)
+    except UnreadableJSON as exc:
+        raise MalformedResults(f"{path}: {exc}") from exc
 
 
 def load_results(folder: Path) -> dict[str, Any]:
@@ -130,11 +145,26 @@ def load_results(folder: Path) -> dict[str, Any]:
 
 def run_files(document: dict[str, Any], renders: dict[str, str]) -> dict[str, str]:
     """Every file of a run, by path relative to its folder: results.json, the renders and
-    one file per counterexample."""
+    one file per counterexample, each checked against its schema first."""
+    check_conformance(document, RESULTS_SCHEMA, RESULTS)
     texts = {RESULTS: json.dumps(document, indent=2) + "\n", **renders}
     for name, content in counterexample_files(document).items():
+        check_conformance(content, COUNTEREXAMPLE_SCHEMA, f"{COUNTEREXAMPLES}/{name}")
         texts[f"{COUNTEREXAMPLES}/{name}"] = json.dumps(content, indent=2) + "\n"
     return texts
+
+
+def check_conformance(document: Any, schema: str, name: str) -> None:
+    """A file trajcheck writes must conform to its published schema. Where it does not,
+    that is trajcheck's bug: under ``STRICT_SCHEMA`` (the tests) it raises, elsewhere the
+    run is still written (its results are not lost) with a warning on stderr."""
+    found = problem(document, schema)
+    if found is None:
+        return
+    message = f"{name} does not conform to {schema} ({found}); please report this"
+    if os.environ.get(STRICT_SCHEMA, "") not in ("", "0"):
+        raise SchemaViolation(message)
+    print(f"trajcheck: warning: {message}", file=sys.stderr)
 
 
 def write_run(folder: Path, document: dict[str, Any], renders: dict[str, str]) -> None:

@@ -2,9 +2,9 @@
 one-line message a document that does not conform gets.
 
 ``results.schema.json`` describes ``results.json`` (format 2; format 1 reads the same) and
-``counterexample.schema.json`` a counterexample file. Check a file by hand with
-``python -m jsonschema`` or ``check-jsonschema --schemafile``, or in Python with
-:func:`problem`.
+``counterexample.schema.json`` a counterexample file. A document's ``format`` is the
+version of the schema it follows (the number in ``$id``). Check files with ``trajcheck
+validate FILE...`` or ``check-jsonschema --schemafile``, or in Python with :func:`problem`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 RESULTS_SCHEMA = "results.schema.json"
@@ -37,3 +38,44 @@ def problem(document: Any, name: str) -> str | None:
         return None
     message = error.message if len(error.message) <= 160 else error.message[:157] + "..."
     return f"at {error.json_path}: {message}"
+
+
+def schema_paths() -> list[Path]:
+    """Where the schema files are installed."""
+    return [Path(str(files("trajcheck").joinpath("schemas", name))) for name in SCHEMAS]
+
+
+SCHEMAS = (RESULTS_SCHEMA, COUNTEREXAMPLE_SCHEMA)
+
+
+def check_file(path: Path) -> tuple[str, bool]:
+    """One line on whether the file at ``path`` conforms to its schema (results.json or a
+    counterexample file, told apart by their required fields), and whether it does."""
+    try:
+        document = read_document(path)
+    except UnreadableJSON as exc:
+        return str(exc), False
+    name = (
+        COUNTEREXAMPLE_SCHEMA
+        if isinstance(document, dict) and "claim" in document
+        else RESULTS_SCHEMA
+    )
+    found = problem(document, name)
+    if found is not None:
+        return f"does not conform to {name} ({found})", False
+    return f"conforms to {name}", True
+
+
+class UnreadableJSON(ValueError):
+    pass
+
+
+def read_document(path: Path) -> Any:
+    """A JSON file's content; every way of failing (missing, unreadable, not JSON, nested
+    beyond the parser's depth) becomes one UnreadableJSON line."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnreadableJSON(f"unreadable JSON ({exc})") from exc
+    except RecursionError:
+        raise UnreadableJSON("unreadable JSON (nested too deeply)") from None

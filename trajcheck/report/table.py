@@ -33,6 +33,32 @@ def summary_frame(document: dict[str, Any]) -> pd.DataFrame:
     return frame.astype({"counterexample_dimension": "Int64"})
 
 
+#: The columns that ``model_frame`` takes from each model's line, not from the claim.
+MODEL_COLUMNS = ("verdict", "examples", "worst_margin", "swept", "seconds")
+
+
+def model_frame(document: dict[str, Any]) -> pd.DataFrame:
+    """The run's claims by model: one row per claim and model it is bound to, with the
+    columns of ``COLUMNS`` and ``model`` after ``id``; ``MODEL_COLUMNS`` are the model's,
+    the rest the claim's. A claim with no model lines (an error before its search, or a
+    run before they were recorded) has one row, its model empty."""
+    claims = summary_frame(document).to_dict("records")
+    rows = []
+    for row, claim in zip(claims, document["claims"], strict=True):
+        lines = claim.get("models") or [{"model": None}]
+        for line in lines:
+            rows.append(
+                {
+                    **row,
+                    "model": line["model"],
+                    **{key: line[key] for key in MODEL_COLUMNS if key in line},
+                }
+            )
+    columns = ["id", "model", *COLUMNS[1:]]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"counterexample_dimension": "Int64"})
+
+
 def render_csv(document: dict[str, Any]) -> str:
     return str(
         summary_frame(document).to_csv(index=False, float_format="%.6g", lineterminator="\n")
