@@ -93,3 +93,45 @@ def test_runs_index_lists_the_run(browser, reports, tmp_path) -> None:
     assert links == ["small"]
     assert _severe(browser) == []
     browser.save_screenshot(str(_screenshots(tmp_path) / "index.png"))
+
+
+def test_statements_are_drawn_as_mathematics(browser, reports, tmp_path) -> None:
+    """Each claim's LaTeX is drawn (inline SVG glyphs that resolve, with ink on them),
+    above the plain-text statement, which stays for search and screen readers."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    browser.get((reports / "small" / "report.html").as_uri())
+    blocks = browser.find_elements(By.CSS_SELECTOR, "section .math")
+    assert len(blocks) == 4  # one per claim of the run, each with a statement in LaTeX
+    for block in blocks:
+        section = block.find_element(By.XPATH, "./ancestor::section")
+        lines = block.find_elements(By.CSS_SELECTOR, ".math-line svg")
+        assert lines, section.get_attribute("id")
+        for svg in lines:
+            width, height = browser.execute_script(
+                "const r = arguments[0].getBoundingClientRect(); return [r.width, r.height];", svg
+            )
+            assert width > 40 and 10 < height < 80
+            # every glyph the formula uses is defined on the page (ids are per formula)
+            missing = browser.execute_script(
+                "return Array.from(arguments[0].querySelectorAll('use')).filter("
+                "u => !document.getElementById("
+                "(u.getAttribute('xlink:href') || u.getAttribute('href')).slice(1))).length;",
+                svg,
+            )
+            assert missing == 0
+        assert block.get_attribute("aria-label") in section.text  # the plain text follows
+        browser.execute_script("arguments[0].scrollIntoView()", block)
+        picture = Image.open(io.BytesIO(block.screenshot_as_png)).convert("L")
+        dark = int((np.asarray(picture) < 100).sum())
+        assert dark > 200, f"{section.get_attribute('id')}: the formula has no ink"
+    blocks[1].screenshot(str(_screenshots(tmp_path) / "statement.png"))
+    references = browser.find_elements(By.CSS_SELECTOR, "ul.references li")
+    assert {r.get_attribute("id") for r in references} >= {"ref-liu2025deciphering"}
+    link = browser.find_element(By.CSS_SELECTOR, "section a.ref")
+    assert browser.find_element(By.ID, link.get_attribute("href").split("#", 1)[1])
+    assert _severe(browser) == []

@@ -10,7 +10,8 @@ from trajcheck.cli import main
 from trajcheck.discovery import discover
 from trajcheck_catalogue import properties
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
 
 
 def test_catalogue_page_is_written_from_the_claims() -> None:
@@ -42,3 +43,18 @@ def test_the_docs_name_no_file_the_repository_lacks() -> None:
     assert readme.count("ARCHITECTURE.md") == readme.count("docs/ARCHITECTURE.md") > 0
     for page in DOCS.glob("*.md"):
         assert "CLAIMS.md" not in page.read_text(encoding="utf-8"), page.name
+
+
+def test_the_citation_file_describes_this_version() -> None:
+    """CITATION.cff (checked against the CFF 1.2.0 schema with cffconvert --validate when
+    it was written) names this release, and the paper the catalogue checks."""
+    from importlib.metadata import version
+
+    import yaml  # PyYAML comes with pybtex
+
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
+    assert citation["cff-version"] == "1.2.0" and citation["type"] == "software"
+    assert citation["version"] == version("trajcheck") and citation["license"] == "MIT"
+    assert citation["title"].startswith("trajcheck") and citation["authors"]
+    (paper,) = citation["references"]
+    assert paper["identifiers"][0]["value"] == "arXiv:2505.19815"

@@ -19,6 +19,8 @@ def linear_rate_bound(distance: Any, q: Any, K: Any, rate_factor: float = 1.0) -
 
 CONVEX_GD = Claim(
     id="convergence.convex_gd",
+    latex=r"f(x_K) - f^\ast \leq \dfrac{L\, \|x_0 - x^\ast\|^2}{4K + 2} \quad (a = 1/L)",
+    references=("drori2014performance", "goujaud2024pepit"),
     title="Gradient descent on a smooth convex loss: L R^2/(4K+2)",
     statement=(
         "f convex and L-smooth, a = 1/L: f(x_K) - f* <= L ||x_0 - x*||^2 / (4K+2); tight on "
@@ -56,6 +58,11 @@ CONVEX_GD = Claim(
 
 STRONGLY_CONVEX_GD = Claim(
     id="convergence.strongly_convex_gd",
+    latex=(
+        r"\|x_K - x^\ast\| \leq q^K\, \|x_0 - x^\ast\| \quad (0 < a \leq 2/(\mu + L)) \\ "
+        r"q = \max(|1 - a\mu|, |1 - aL|)"
+    ),
+    references=("nesterov2018lectures",),
     title="Gradient descent on a strongly convex loss converges linearly at rate q",
     statement=(
         "f mu-strongly convex, L-smooth, 0 < a <= 2/(mu+L): ||x_K - x*|| <= q^K ||x_0 - x*||, "

@@ -32,6 +32,12 @@ SEARCH_NOTE = (
 
 PARITY_LEARNABILITY = Claim(
     id="cot.parity_learnability",
+    latex=(
+        r"\mathrm{acc}_{\mathrm{traj}} \geq \mathrm{acc}_{\mathrm{direct}}, \quad "
+        r"\mathrm{acc}_{\mathrm{traj}} \geq 0.95\ \mathrm{where}\ \mathrm{acc}_{\mathrm{direct}} "
+        r"\approx \mathrm{chance}\ (k \geq 3)"
+    ),
+    references=("liu2025deciphering", "wies2023subtask", "kim2024parity"),
     title="Trajectory supervision makes sparse parity learnable",
     statement=(
         "at equal training budget the trajectory-trained model's held-out answer accuracy "
@@ -67,6 +73,12 @@ PARITY_LEARNABILITY = Claim(
 
 ANSWER_NLL_DESCENT = Claim(
     id="cot.answer_nll_descent",
+    latex=(
+        r"L_j = -\log p(\mathrm{answer} \mid \mathrm{input}, t_1, \ldots, t_j): \quad L_{j+1} "
+        r"\leq L_j\ \mathrm{on\ correct\ trajectories}, \quad L_k \geq L_0\ \mathrm{on\ "
+        r"corrupted\ ones}"
+    ),
+    references=("liu2025deciphering",),
     title="The answer's likelihood climbs step by step along a trajectory",
     statement=(
         "on the trajectory-trained model, the probe L_j = -log p(answer | input, first j "
@@ -101,6 +113,11 @@ ANSWER_NLL_DESCENT = Claim(
 
 FLATTER_MINIMA = Claim(
     id="cot.flatter_minima",
+    latex=(
+        r"\lambda_{\max}(\nabla^2 \mathcal{L}_{\mathrm{traj}}) < \lambda_{\max}(\nabla^2 "
+        r"\mathcal{L}_{\mathrm{direct}})"
+    ),
+    references=("liu2025deciphering",),
     title="Trajectory training ends in a flatter minimum",
     statement=(
         "at the end of training the top Hessian eigenvalue of the training loss is lower "

@@ -39,6 +39,12 @@ def block_solve_flops(sizes: Any, sweeps: Any) -> Any:
 
 INTERLACING = Claim(
     id="decomposition.interlacing",
+    latex=(
+        r"\lambda_{\min}(A) \leq \lambda_{\min}(A_{SS}) \leq \lambda_{\max}(A_{SS}) \leq "
+        r"\lambda_{\max}(A) \\ "
+        r"\kappa(A_{SS}) \leq \kappa(A)"
+    ),
+    references=("horn2013matrix", "liu2025deciphering"),
     title="A sub-problem is never worse conditioned than the whole (Cauchy interlacing)",
     statement=(
         "A symmetric positive definite, any non-empty index set S (a proper one: a "
@@ -79,6 +85,8 @@ INTERLACING = Claim(
 
 BLOCK_DESCENT = Claim(
     id="decomposition.block_descent",
+    latex=r"f(x^{(t+1)}) \leq f(x^{(t)}), \quad \rho(M) < 1, \quad M = I - (D + L)^{-1} A",
+    references=("golub2013matrix",),
     title="Block minimization in cyclic order never increases f and converges",
     statement=(
         "quadratic f with A positive definite, any partition of the coordinates into blocks, "
@@ -116,6 +124,11 @@ BLOCK_DESCENT = Claim(
 
 CHEAPER = Claim(
     id="decomposition.cheaper",
+    latex=(
+        r"\mathrm{flops}_{\mathrm{blocks}}\left(f(x) - f^\ast \leq \varepsilon\, (f(x_0) - "
+        r"f^\ast)\right) < \dfrac{n^3}{3} + 4n^2"
+    ),
+    references=("golub2013matrix", "liu2025deciphering"),
     title="Solving by blocks is cheaper than one direct solve",
     statement=(
         "with a partition into at least two blocks, reaching f(x) - f* <= eps (f(x_0) - f*) "

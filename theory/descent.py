@@ -25,6 +25,12 @@ def contracted_error(error_norm: Any, q: Any, steps: Any) -> Any:
 
 LEMMA = Claim(
     id="descent.lemma",
+    latex=(
+        r"f(U_a(x)) \leq f(x) - a\, (1 - aL/2)\, \|\nabla f(x)\|^2 \quad (0 < a < "
+        r"2/L) \\ "
+        r"U_a(x) = x - a \nabla f(x)"
+    ),
+    references=("nesterov2018lectures",),
     title="One inner step decreases an L-smooth loss",
     statement=(
         "f L-smooth, 0 < a < 2/L: f(U_a(x)) <= f(x) - a(1 - aL/2)||grad f(x)||^2; "
@@ -58,6 +64,11 @@ LEMMA = Claim(
 
 ERROR_CONTRACTION = Claim(
     id="descent.error_contraction",
+    latex=(
+        r"\|\tilde{x}_K - x_K\| \leq q^{K-j}\, \|e\| \quad (0 < a \leq 2/(\mu + L)) \\ "
+        r"q = \max(|1 - a\mu|, |1 - aL|)"
+    ),
+    references=("nesterov2018lectures",),
     title="Strong convexity contracts an error injected into a trajectory",
     statement=(
         "f mu-strongly convex and L-smooth, 0 < a <= 2/(mu+L): an error e injected into "
@@ -84,6 +95,8 @@ ERROR_CONTRACTION = Claim(
 
 ERROR_CONTRACTION_NONCONVEX = Claim(
     id="descent.error_contraction_nonconvex",
+    latex=r"\|\tilde{x}_K - x_K\| \leq \|e\| \quad (f\ \mathrm{nonconvex},\ 0 < a \leq 1/L)",
+    references=("liu2025deciphering",),
     title="Without convexity, inner steps never amplify an injected error",
     statement=(
         "f L-smooth, nonconvex (cosine sums), 0 < a <= 1/L: injected errors are never "

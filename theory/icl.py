@@ -20,6 +20,11 @@ CITATION = (
 
 LSA_EQUALS_GD = Claim(
     id="icl.lsa_equals_gd",
+    latex=(
+        r"\hat{y}_q = -W_K x_q, \quad W_{k+1} = W_k - \eta \nabla L(W_k) \\ "
+        r"L(W) = \dfrac{1}{2N} \sum_i \|W x_i - y_i\|^2"
+    ),
+    references=("vonoswald2023transformers",),
     title="K linear self-attention layers compute K gradient steps",
     statement=(
         f"K stacked linear self-attention layers ({CONSTRUCTION}): the query's y-slot equals "
@@ -47,6 +52,8 @@ LSA_EQUALS_GD = Claim(
 
 TRAJECTORY_DESCENT = Claim(
     id="icl.trajectory_descent",
+    latex=r"L(W_{k+1}) \leq L(W_k) \quad (0 < \eta \leq 2 / \lambda_{\max}(X^\top X / N))",
+    references=("liu2025deciphering", "vonoswald2023transformers"),
     title="Each added layer (trajectory step) lowers the in-context loss",
     statement=(
         "same setting, 0 < eta <= 2/lmax(X'X/N): the in-context loss after each added layer "
@@ -74,6 +81,8 @@ TRAJECTORY_DESCENT = Claim(
 
 TRAJECTORY_DESCENT_ANY_STEP = Claim(
     id="icl.trajectory_descent_any_step",
+    latex=r"L(W_{k+1}) \leq L(W_k) \quad \mathrm{for\ every}\ \eta > 0",
+    references=("liu2025deciphering",),
     title="Any step size: each added layer lowers the in-context loss",
     statement="the same as icl.trajectory_descent for every eta > 0.",
     assumptions=("in-context linear regression, any data and W_0, any eta > 0",),
@@ -94,6 +103,12 @@ TRAINED_LSA_RULE = CensusRule(max_failure=0.5)
 
 TRAINED_LSA = Claim(
     id="icl.trained_lsa",
+    latex=(
+        r"\mathrm{mean}\ \cos(\hat{y}_{\mathrm{LSA}}, \hat{y}_{\mathrm{GD}}) \geq 0.99, \quad "
+        r"\dfrac{\|\hat{y}_{\mathrm{LSA}} - \hat{y}_{\mathrm{GD}}\|}{\|\hat{y}_{\mathrm{GD}}\|} "
+        r"\leq 0.05"
+    ),
+    references=("vonoswald2023transformers",),
     title="A trained linear self-attention layer predicts like one gradient step",
     statement=(
         "one linear self-attention layer trained with Adam from a small random "

@@ -21,6 +21,11 @@ def first_order_error_bound(a: Any, L: Any, grad_norm: Any, factor: float = 1.0)
 
 GRADIENT_IDENTITY = Claim(
     id="meta.gradient_identity",
+    latex=(
+        r"\nabla F_K(x) = (I - a \nabla^2 f(x_0)) \cdots (I - a \nabla^2 f(x_{K-1}))\, \nabla "
+        r"f(x_K), \quad x_0 = x"
+    ),
+    references=("liu2025deciphering", "finn2017maml"),
     title="Autodiff through K inner steps equals the chain-rule product",
     statement=(
         "automatic differentiation through K unrolled inner steps equals the closed form "
@@ -65,6 +70,8 @@ GRADIENT_IDENTITY = Claim(
 
 FIRST_ORDER_ERROR = Claim(
     id="meta.first_order_error",
+    latex=r"\|\nabla F_1(x) - \nabla f(U_a(x))\| \leq a L\, \|\nabla f(U_a(x))\|",
+    references=("fallah2020convergence",),
     title="The first-order MAML error is at most a L ||grad f(U_a(x))||",
     statement=(
         "f L-smooth: ||grad F_1(x) - grad f(U_a(x))|| <= a L ||grad f(U_a(x))|| "
@@ -96,6 +103,11 @@ FIRST_ORDER_ERROR = Claim(
 
 INITIALIZATION = Claim(
     id="meta.initialization",
+    latex=(
+        r"\mathbb{E}_i\, f_i(U_a^K(x_M)) \leq \mathbb{E}_i\, f_i(U_a^K(x_J)) \\ "
+        r"x_M = \arg\min_x \sum_i F_{K,i}(x), \quad x_J = \arg\min_x \sum_i f_i(x)"
+    ),
+    references=("liu2025deciphering", "finn2017maml"),
     title="MAML's initialization adapts better than joint training's on held-out tasks",
     statement=(
         "tasks f_i(x) = 1/2 (x-c_i)' A_i (x-c_i) drawn from one distribution; "

@@ -11,6 +11,8 @@ from trajcheck.core import Claim
 
 PROP21_EXISTENCE = Claim(
     id="paper.prop21_existence",
+    latex=r"\exists\ W'_q, W'_k, W'_v:\quad M(E_l; \theta') = M([E_l; t_0]; \theta)",
+    references=("liu2025deciphering",),
     title="Proposition 2.1: updated attention weights reproduce the trajectory token's effect",
     statement=(
         "one-layer transformer of eq. (5) (attention then a two-layer feed-forward net, no "
@@ -46,6 +48,12 @@ PROP21_EXISTENCE = Claim(
 
 PROP21_CONSTRUCTION = Claim(
     id="paper.prop21_construction",
+    latex=(
+        r"\|M(E_l; \theta') - M([E_l; t_0]; \theta)\| \leq 10^{-6}\, \|M([E_l; t_0]; \theta)\| \\ "
+        r"W'_q = P W_q, \quad W'_k = E_l^{+} M M^\top E_l W_k, \quad W'_v = E_l^{+} M M^\top E_l "
+        r"W_v"
+    ),
+    references=("liu2025deciphering",),
     title="Proposition 2.1 as constructed in Appendix B",
     statement=(
         "the construction of App. B (eq. 13: P with e_last P = e_t0 and W'_q = P W_q; eq. 16: "

@@ -59,6 +59,12 @@ COSINE_TOLERANCE = (
 
 QUADRATIC = Claim(
     id="smoothing.quadratic",
+    latex=(
+        r"\lambda_{\max}(\nabla^2 F_{K+1}) \leq \lambda_{\max}(\nabla^2 F_K) \leq L \quad (0 < a "
+        r"\leq 2/L,\ K \geq 0) \\ "
+        r"\nabla^2 F_K = (I - aA)^K A (I - aA)^K"
+    ),
+    references=("liu2025deciphering",),
     title="Inner steps never sharpen a quadratic",
     statement=(
         "quadratic f, 0 < a <= 2/L, K >= 0: "
@@ -76,6 +82,12 @@ QUADRATIC = Claim(
 
 QUADRATIC_RATE = Claim(
     id="smoothing.quadratic_rate",
+    latex=(
+        r"\lambda_{\max}(\nabla^2 F_K) \leq g(\min(L,\ 1/(a(2K+1)))) "
+        r"\quad (0 < a \leq 1/L,\ K \geq 1) \\ "
+        r"g(\lambda) = \lambda (1 - a\lambda)^{2K}"
+    ),
+    references=("liu2025deciphering",),
     title="Curvature after K inner steps decays like 1/(2K+1)",
     statement=(
         "quadratic f, 0 < a <= 1/L, K >= 1: lmax(Hess F_K) <= g(min(L, 1/(a(2K+1)))) with "
@@ -98,6 +110,8 @@ QUADRATIC_RATE = Claim(
 
 ANY_STEP = Claim(
     id="smoothing.any_step",
+    latex=r"\lambda_{\max}(\nabla^2 F_K) \leq L \quad \mathrm{for\ every}\ a > 0,\ K \geq 1",
+    references=("liu2025deciphering",),
     title="The unconditional reading: any step size smooths",
     statement="for every a > 0 and K >= 1: lmax(Hess F_K) <= L.",
     assumptions=("f quadratic with A symmetric PSD, L = lmax(A) > 0", "a > 0", "K >= 1"),
@@ -112,6 +126,11 @@ ANY_STEP = Claim(
 
 NONQUADRATIC = Claim(
     id="smoothing.nonquadratic",
+    latex=(
+        r"\sup_x\ \lambda_{\max}(\nabla^2 F_1(x)) \leq L \quad (0 < a \leq 1/L) \\ "
+        r"f(x) = \sum_j c_j \cos(w_j^\top x + b_j), \quad L = \sum_j |c_j|\, \|w_j\|^2"
+    ),
+    references=("liu2025deciphering",),
     title="One inner step never sharpens an L-smooth loss",
     statement=(
         "f L-smooth but not quadratic, 0 < a <= 1/L: sup_x lmax(Hess F_1(x)) <= L. "
@@ -129,6 +148,11 @@ NONQUADRATIC = Claim(
 
 MAML_BOUND = Claim(
     id="smoothing.maml_bound",
+    latex=(
+        r"\|\nabla^2 F_1(x)\| \leq 4L + 2 a \rho G \quad (0 < a \leq 1/L) \\ "
+        r"\rho = \sum_j |c_j|\, \|w_j\|^3, \quad G = \sum_j |c_j|\, \|w_j\|"
+    ),
+    references=("fallah2020convergence",),
     title="The MAML curvature bound 4L + 2a rho G",
     statement=(
         "each f L-smooth, rho-Hessian-Lipschitz, G-Lipschitz, 0 < a <= 1/L: "

@@ -25,6 +25,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from trajcheck.bibliography import UnreadableBibliography, bibliography, cited
 from trajcheck.devices import DeviceUnavailable, resolve_device
 from trajcheck.discovery import Catalogue, DiscoveryError, Entry, UnknownSelector, discover
 from trajcheck.interrupts import checkpoint, deferred, settle, watching
@@ -278,7 +279,8 @@ def execute(request: Request, progress: Callable[[int], Hooks], *, console: bool
             catalogue = catalogue_of(request.modules)
             try:
                 entries = catalogue.select(request.selectors)
-            except UnknownSelector as exc:
+                works = bibliography(catalogue.bibliographies)
+            except (UnknownSelector, UnreadableBibliography) as exc:
                 raise UsageError(str(exc)) from None
             try:
                 folder = (
@@ -322,6 +324,7 @@ def execute(request: Request, progress: Callable[[int], Hooks], *, console: bool
                 seconds=time.perf_counter() - started,
                 out=out,
                 executor=executor.description,
+                bibliography=cited(works, [k for r in results for k in r.claim.references]),
             )
             with deferred():  # from here on the run is written whole or not at all
                 if folder is not None:

@@ -128,6 +128,8 @@ def show(claim_id: str, modules: tuple[str, ...]) -> None:
     for i, assumption in enumerate(c.assumptions):
         click.echo(f"{'assumptions:' if i == 0 else '':<12} - {assumption}")
     click.echo(f"source:      {c.source} ({c.citation})")
+    if c.references:
+        click.echo(f"references:  {', '.join(c.references)}")
     click.echo(f"kind:        {c.kind}, expected {c.expected}")
     click.echo(f"tolerance:   rtol {c.rtol:g}: {c.tolerance_note}")
     if c.search_note:

@@ -154,6 +154,12 @@ class Claim:
     search_note: str = ""
     #: for a claim read off a census (``Property.census``): how its count decides
     census_rule: CensusRule = field(default_factory=CensusRule)
+    #: the statement's mathematics in LaTeX (the subset matplotlib's mathtext reads;
+    #: ``\\`` separates lines), drawn in report.html beside the plain ``statement``
+    latex: str = ""
+    #: the BibTeX keys of the works the claim comes from, in ``trajcheck/references.bib``
+    #: (or a third party's own file, ``Entry.references``)
+    references: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if "." not in self.id:
@@ -468,6 +474,8 @@ class Result:
             "source": c.source,
             "citation": c.citation,
             "statement": c.statement,
+            "latex": c.latex,
+            "references": list(c.references),
             "assumptions": list(c.assumptions),
             "expected": c.expected,
             "verdict": o.verdict,

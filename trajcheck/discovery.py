@@ -106,9 +106,13 @@ def load_module_file(path: Path) -> ModuleType:
 
 
 class Catalogue:
-    """Every discovered property, by claim id, in catalogue order."""
+    """Every discovered property, by claim id, in catalogue order; ``bibliographies``:
+    the BibTeX files its packages and modules name (``BIBLIOGRAPHY``)."""
 
-    def __init__(self, found: Iterable[tuple[Property, str]]) -> None:
+    def __init__(
+        self, found: Iterable[tuple[Property, str]], bibliographies: Sequence[Path] = ()
+    ) -> None:
+        self.bibliographies = tuple(bibliographies)
         by_id: dict[str, Entry] = {}
         for prop, origin in found:
             cid = prop.claim.id
@@ -170,9 +174,23 @@ class Catalogue:
         return [e for cid, e in self.entries.items() if cid in chosen]
 
 
+def bibliography_of(module: ModuleType) -> list[Path]:
+    """The BibTeX files a package or module names in ``BIBLIOGRAPHY`` (a path or a list of
+    paths), where its claims' ``references`` keys are."""
+    named = getattr(module, "BIBLIOGRAPHY", None)
+    if named is None:
+        return []
+    paths = [named] if isinstance(named, (str, Path)) else list(named)
+    for path in paths:
+        if not Path(path).is_file():
+            raise DiscoveryError(f"{module.__name__}: its BIBLIOGRAPHY {path} is not a file")
+    return [Path(p) for p in paths]
+
+
 def discover(modules: Sequence[Path] = ()) -> Catalogue:
     """The catalogue: every entry point of the group, then each local module file."""
     found: list[tuple[Property, str]] = []
+    bibliographies: list[Path] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             loaded = ep.load()
@@ -181,9 +199,12 @@ def discover(modules: Sequence[Path] = ()) -> Catalogue:
         if not isinstance(loaded, ModuleType):
             raise DiscoveryError(f"entry point {ep.name!r} ({ep.value}) must name a module")
         found.extend((p, f"entry point {ep.name}") for p in properties_in(loaded))
+        bibliographies += bibliography_of(loaded)
     for path in modules:
-        props = properties_in(load_module_file(path))
+        module = load_module_file(path)
+        props = properties_in(module)
         if not props:
             raise DiscoveryError(f"--module {path}: defines no trajcheck Property")
         found.extend((p, f"module {Path(path).resolve()}") for p in props)
-    return Catalogue(found)
+        bibliographies += bibliography_of(module)
+    return Catalogue(found, bibliographies)

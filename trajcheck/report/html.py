@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from trajcheck.report import figures, summary
+from trajcheck.report import figures, maths, summary
 from trajcheck.report.section import (
     Block,
     Code,
@@ -18,10 +18,13 @@ from trajcheck.report.section import (
     Figures,
     Heading,
     Items,
+    Math,
     Paragraph,
+    References,
     Table,
     Text,
     claim_blocks,
+    reference_blocks,
 )
 
 STYLE = """
@@ -50,6 +53,10 @@ figure { margin: .5rem 0; max-width: 100%; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 13px; color: #5a5a66; max-width: 36rem; }
 .sides td { font-variant-numeric: tabular-nums; }
+.math { margin: .5rem 0 .25rem; padding: .5rem .75rem; background: #fafaff;
+        border-left: 3px solid #c9c9e8; overflow-x: auto; }
+.math-line svg { display: block; max-width: none; margin: .3rem 0; }
+.references li { margin: .25rem 0; font-size: 14px; }
 @media print {
   .filters { display: none; }
   tr[hidden] { display: table-row; }
@@ -114,6 +121,9 @@ def _text(text: Text) -> str:
     for span in text:
         if span.style == "badge":
             parts.append(badge(span.text, span.expected))
+        elif span.style == "ref":
+            key = escape(span.text)
+            parts.append(f'<a class="ref" href="#ref-{key}">[{key}]</a>')
         elif span.style in ("bold", "code"):
             tag = "b" if span.style == "bold" else "code"
             parts.append(f"<{tag}>{escape(span.text)}</{tag}>")
@@ -150,7 +160,27 @@ def _block(block: Block) -> str:
     if isinstance(block, Details):
         inner = "".join(_block(b) for b in block.blocks)
         return f"<details><summary>{escape(block.summary)}</summary>{inner}</details>"
+    if isinstance(block, Math):
+        return _math(block)
+    if isinstance(block, References):
+        entries = "".join(
+            f'<li id="ref-{escape(key)}"><b>[{escape(key)}]</b> {escape(text)}</li>'
+            for key, text in block.entries
+        )
+        return f'<ul class="references">{entries}</ul>'
     raise TypeError(f"no HTML for {type(block).__name__}")
+
+
+def _math(block: Math) -> str:
+    """The statement drawn (inline SVG, one per line), labelled with its plain text for
+    screen readers; nothing where mathtext cannot read it (the plain text follows)."""
+    try:
+        drawn = maths.statement_svg(block.latex)
+    except maths.UnreadableLatex:
+        return ""
+    lines = "".join(f'<div class="math-line">{svg}</div>' for svg in drawn)
+    label = escape(block.text)
+    return f'<div class="math" role="img" aria-label="{label}">{lines}</div>'
 
 
 def _attributes(claim: dict[str, Any]) -> str:
@@ -215,6 +245,7 @@ def render_html(document: dict[str, Any]) -> str:
             _filters(claims),
             overview,
             *(_section(c) for c in claims),
+            *(_block(b) for b in reference_blocks(document)),
             "</body></html>",
             "",
         ]

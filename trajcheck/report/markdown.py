@@ -12,16 +12,24 @@ from trajcheck.report.section import (
     Figures,
     Heading,
     Items,
+    Math,
     Paragraph,
+    References,
     Table,
     Text,
     claim_blocks,
+    reference_blocks,
 )
 
 
 def _text(text: Text) -> str:
-    marks = {"bold": "**", "badge": "**", "code": "`"}
-    return "".join(f"{marks.get(s.style, '')}{s.text}{marks.get(s.style, '')}" for s in text)
+    marks = {"bold": "**", "badge": "**", "code": "`", "ref": ""}
+    return "".join(
+        f"[{s.text}]"
+        if s.style == "ref"
+        else f"{marks.get(s.style, '')}{s.text}{marks.get(s.style, '')}"
+        for s in text
+    )
 
 
 def _table(header: list[str] | tuple[str, ...], rows: list[list[str]]) -> list[str]:
@@ -47,6 +55,10 @@ def _block(block: Block) -> list[str]:
         return [f"({count} figure{'s' if count > 1 else ''} in report.html.)", ""]
     if isinstance(block, Details):
         return [f"{block.summary}:", "", *(line for b in block.blocks for line in _block(b))]
+    if isinstance(block, Math):
+        return []  # the plain-text statement follows among the items
+    if isinstance(block, References):
+        return [*(f"- [{key}] {text}" for key, text in block.entries), ""]
     raise TypeError(f"no Markdown for {type(block).__name__}")
 
 
@@ -65,4 +77,5 @@ def render_markdown(document: dict[str, Any]) -> str:
     lines.append("")
     for claim in document["claims"]:
         lines += [line for block in claim_blocks(claim) for line in _block(block)]
+    lines += [line for block in reference_blocks(document) for line in _block(block)]
     return "\n".join(lines).rstrip() + "\n"

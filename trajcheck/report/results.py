@@ -62,11 +62,13 @@ def build_results(
     out: Path | None,
     settings: Profile | None = None,
     executor: dict[str, Any] | None = None,
+    bibliography: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``results.json`` document of a run, replay commands pointing into ``out`` (none
     when the run is kept in memory only, ``out`` None);
     ``settings``: the profile as run (a --sweep changes it), recorded whole; ``executor``:
-    where the work ran (``trajcheck.executors``), which changes no result."""
+    where the work ran (``trajcheck.executors``), which changes no result; ``bibliography``:
+    the entries the claims cite, by BibTeX key (``trajcheck.bibliography``)."""
     claims = []
     for result in results:
         entry = result.to_json()
@@ -94,6 +96,7 @@ def build_results(
             "cuda": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         },
         "claims": claims,
+        "bibliography": dict(bibliography or {}),
     }
 
 

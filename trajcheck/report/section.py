@@ -16,8 +16,9 @@ from trajcheck.report import summary
 
 @dataclass(frozen=True)
 class Span:
-    """A run of text: ``style`` is "", "bold", "code" or "badge" (a verdict's mark, which
-    ``expected`` false makes stand out)."""
+    """A run of text: ``style`` is "", "bold", "code", "badge" (a verdict's mark, which
+    ``expected`` false makes stand out) or "ref" (a BibTeX key, which links to its entry
+    in the report's references)."""
 
     text: str
     style: str = ""
@@ -78,7 +79,31 @@ class Details:
     blocks: list[Block]
 
 
-Block = Heading | Paragraph | Items | Table | Code | Figures | Details
+@dataclass(frozen=True)
+class Math:
+    """A statement's mathematics in LaTeX (``report.maths``); ``text`` is the plain-text
+    statement, which stands for it where it is not drawn."""
+
+    latex: str
+    text: str
+
+
+@dataclass(frozen=True)
+class References:
+    """The works cited: (BibTeX key, the entry formatted for reading)."""
+
+    entries: list[tuple[str, str]]
+
+
+Block = Heading | Paragraph | Items | Table | Code | Figures | Details | Math | References
+
+
+def reference_blocks(document: dict[str, Any]) -> list[Block]:
+    """The report's closing list of the works its claims cite (empty when none is known)."""
+    bibliography = document.get("bibliography") or {}
+    if not bibliography:
+        return []
+    return [Heading(2, "References", anchor="references"), References(sorted(bibliography.items()))]
 
 
 def claim_blocks(claim: dict[str, Any]) -> list[Block]:
@@ -92,8 +117,10 @@ def claim_blocks(claim: dict[str, Any]) -> list[Block]:
                 Span(f" expected {claim['expected']}, {mark}: {summary.verdict_sentence(claim)}."),
             ]
         ),
-        Items(_items(claim)),
     ]
+    if claim.get("latex"):
+        blocks.append(Math(claim["latex"], claim.get("statement", "")))
+    blocks.append(Items(_items(claim)))
     blocks += _pictures(claim)
     if claim.get("worst_instance") and not claim.get("counterexample"):
         blocks.append(
@@ -127,6 +154,7 @@ def _items(claim: dict[str, Any]) -> list[tuple[str, Text]]:
         ("Statement", plain(claim.get("statement", ""))),
         ("Assumptions", plain("; ".join(claim.get("assumptions", [])))),
         ("Source", plain(f"{claim['source']} ({claim.get('citation', '')})")),
+        *_references(claim),
         ("Kind", plain(claim["kind"])),
         (
             f"Tolerance (rtol {summary.number(claim.get('rtol'))})",
@@ -138,6 +166,16 @@ def _items(claim: dict[str, Any]) -> list[tuple[str, Text]]:
         ("Scope", plain(summary.scope_sentence(claim) or "-")),
         ("Time", plain(f"{claim['seconds']:.2f} s")),
     ]
+
+
+def _references(claim: dict[str, Any]) -> list[tuple[str, Text]]:
+    keys = claim.get("references") or []
+    if not keys:
+        return []
+    spans: Text = []
+    for i, key in enumerate(keys):
+        spans += [Span(", " if i else ""), Span(key, "ref")]
+    return [("References", spans)]
 
 
 def _pictures(claim: dict[str, Any]) -> list[Block]:
