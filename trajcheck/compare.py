@@ -56,6 +56,9 @@ class RunDiff:
     only_in_a: list[str] = field(default_factory=list)
     only_in_b: list[str] = field(default_factory=list)
     environment: list[dict[str, Any]] = field(default_factory=list)
+    #: claims whose entries differ in no way listed above (examples, a margin within the
+    #: factor, a search's domain, ...)
+    other: list[str] = field(default_factory=list)
     #: whether the two documents are equal but for ``UNCOMPARED`` fields
     same_results: bool = False
 
@@ -94,6 +97,11 @@ class RunDiff:
             lines.append(f"only in B {identifier}")
         for row in self.environment:
             lines.append(f"environment {row['field']}: {row['before']} -> {row['after']}")
+        if self.other:
+            lines.append(
+                "other differences (examples, margins within the factor, ...): "
+                + ", ".join(self.other)
+            )
         if len(lines) == 2:
             lines.append("no differences")
         lines.append("a verdict got worse" if self.worse else "no verdict got worse")
@@ -124,12 +132,19 @@ def diff(a: Run, b: Run, *, factor: float = DEFAULT_FACTOR) -> RunDiff:
         new = after.get(identifier)
         if new is None:
             continue
+        listed = _count(result)
         _verdicts(result, old, new)
         _mutants(result, old, new)
         _margins(result, old, new)
         _counterexamples(result, old, new)
+        if _count(result) == listed and comparable(old) != comparable(new):
+            result.other.append(identifier)
     result.environment = _environment(a.document, b.document)
     return result
+
+
+def _count(result: RunDiff) -> int:
+    return sum(map(len, (result.verdicts, result.mutants, result.margins, result.counterexamples)))
 
 
 def _label(run: Run) -> str:
