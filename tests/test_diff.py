@@ -110,6 +110,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, make, message, capsys)
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err
     assert main(["diff", str(good), str(good), "--factor", "1"]) == 2
+    assert main(["diff", str(good), str(good), "--factor", "nan"]) == 2
 
 
 def _write(folder: Path, content: str) -> Path:

@@ -172,7 +172,7 @@ STYLE_SCOPE = """
 
 
 def verify(
-    selectors: str | Iterable[str] = (),
+    selectors: str | Iterable[str] | None = (),
     *,
     profile: str = "default",
     seed: int | None = None,
@@ -198,7 +198,7 @@ def verify(
     runs with ``PYTHONHASHSEED=6640`` (the console script sets it itself; Hypothesis's
     shrinking depends on the hash seed).
     """
-    chosen = (selectors,) if isinstance(selectors, str) else tuple(selectors)
+    chosen = (selectors,) if isinstance(selectors, str) else tuple(selectors or ())
     request = Request(
         selectors=chosen,
         profile=profile,

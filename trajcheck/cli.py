@@ -383,13 +383,14 @@ def diff_runs(run_a: Path, run_b: Path, as_json: bool, factor: float) -> None:
     (an expected verdict lost, an error, a mutant no longer refuted), else 0."""
     from trajcheck.api import load
     from trajcheck.compare import diff
-    from trajcheck.report import MalformedResults
 
     try:
         runs = [load(run_a), load(run_b)]
-    except MalformedResults as exc:
+        found = diff(*runs, factor=factor)
+    except ValueError as exc:  # MalformedResults, or a factor that diff refuses
         _fail(str(exc))
-    found = diff(*runs, factor=factor)
+    except RecursionError:
+        _fail(f"{run_a} and {run_b}: nested too deeply to compare")
     if as_json:
         click.echo(json.dumps(found.to_json(), indent=2))
     else:
