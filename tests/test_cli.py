@@ -11,17 +11,26 @@ from pathlib import Path
 import pytest
 
 from trajcheck.cli import main
+from trajcheck.discovery import discover
 from trajcheck.report import load_results
 
 pytestmark = pytest.mark.slow
 
 
+TRAINED_LSA = "icl.trained_lsa"
+
+
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ci-profile run of the whole catalogue, shared by the tests that read it."""
+    """One ci-profile run of the catalogue, shared by the tests that read it: every claim
+    but those whose instances are training runs (cot, icl.trained_lsa: a minute and more
+    on one worker), which test_catalogue verifies, and whose path through the command
+    line test_parallel takes (a census family from a --module file)."""
     out = tmp_path_factory.mktemp("run") / "ci"
+    claims = [c for c in discover().entries if c.split(".")[0] != "cot" and c != TRAINED_LSA]
     # a short sweep: what is tested here is the run's files, not the search's power
-    args = ["verify", "--profile", "ci", "--seed", "3", "--sweep", "2000", "--out", str(out)]
+    args = ["verify", *claims, "--profile", "ci", "--seed", "3", "--sweep", "2000",
+            "--out", str(out)]  # fmt: skip
     assert main(args) == 0
     return out
 
@@ -210,9 +219,12 @@ def test_list_and_show(capsys) -> None:
     assert main(["list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["id"] for r in rows} >= {"smoothing.any_step", "descent.lemma"}
+    lemma = next(r for r in rows if r["id"] == "descent.lemma")
+    assert lemma["references"] == ["nesterov2018lectures"] and "\\nabla" in lemma["latex"]
     assert main(["show", "descent.lemma"]) == 0
     out = capsys.readouterr().out
     assert "descent.lemma~aL-over-4" in out and "Nesterov" in out
+    assert "references:  nesterov2018lectures" in out and "\\nabla" not in out  # plain text
 
 
 def test_console_script_runs() -> None:
