@@ -344,10 +344,13 @@ def test_a_killed_worker_is_an_error_for_its_unit_and_the_rest_is_reported(
     claims = {c["id"]: c for c in json.loads((out / "results.json").read_text())["claims"]}
     lost = claims["lost.worker"]
     assert lost["verdict"] == "error"
-    reason = "killed by SIGKILL" if executor[0] == "--jobs" else "Dask worker was lost"
+    reason = "killed by SIGKILL" if executor[0] == "--jobs" else "Dask worker was lost, 3 times"
     assert "lost.worker [instances, shard 1]" in lost["error"] and reason in lost["error"]
     rest = claims["smoothing.quadratic_rate"]
-    assert rest["verdict"] == "holds" and rest["examples"] > 0
+    assert rest["verdict"] == "holds" and rest["examples"] > 0, (
+        rest.get("error"),
+        done.stderr[-3000:],
+    )
     assert all(m["verdict"] == "fails" for m in rest["mutants"])
     assert (out / "report.html").is_file() and (out / "report.md").is_file()
 

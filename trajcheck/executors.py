@@ -13,7 +13,9 @@ On a cluster, the jobs go through Dask's ``concurrent.futures`` executor
 (``Client.get_executor``). Dask retries a job whose worker was lost on another worker, up
 to the scheduler's ``distributed.scheduler.allowed-failures`` times (3 by default), then
 fails it with ``KilledWorker``; the local cluster that ``--scheduler local`` starts allows
-none, like ``--jobs``.
+none. Either way, a job failed with ``KilledWorker`` is then submitted again, up to
+``ATTEMPTS`` runs in all, before it is reported lost: Dask fails every job it had assigned
+to the worker that died, not only the one that killed it.
 """
 
 from __future__ import annotations
@@ -153,9 +155,13 @@ class ProcessExecutor(_FuturesExecutor):
 
 CLUSTER_EXTRA = "pip install 'trajcheck[cluster]'"
 
+#: How often a job whose Dask worker was lost is run before it is reported lost.
+ATTEMPTS = 3
+
 #: A Dask worker resource of which a job takes one: a worker that offers one
 #: (``dask worker --resources trajcheck=1``) is given one job at a time, so that the
-#: scheduler blames only the job it ran when it dies, not those queued behind it.
+#: scheduler gives it one job at a time where it can (a job may still be assigned to it
+#: and wait there, which is why a lost job is run again: ``DaskExecutor.completed``).
 RESOURCE = "trajcheck"
 
 
@@ -195,12 +201,14 @@ class DaskExecutor(_FuturesExecutor):
                 f"--scheduler needs Dask's distributed package: {CLUSTER_EXTRA}"
             ) from None
         super().__init__()
+        #: each job's current future: (the handle the driver holds, its settings, the
+        #: job, which attempt)
+        self.attempts: dict[Future[Any], tuple[object, Settings, Job, int]] = {}
         self.cluster = None
         try:
             if address == "local":
-                # a lost worker's job fails at once, as with --jobs, instead of being
-                # retried; and each worker holds one job at a time (RESOURCE), so that
-                # no job waiting behind it is blamed for its death
+                # a lost worker's jobs fail at once, and this executor decides what is
+                # run again (ATTEMPTS); each worker runs one job at a time (RESOURCE)
                 with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
                     self.cluster = LocalCluster(
                         n_workers=jobs, threads_per_worker=1, processes=True,
@@ -232,14 +240,37 @@ class DaskExecutor(_FuturesExecutor):
     def submit(self, settings: Settings, job: Job) -> object:
         future = self.executor.submit(run_job, settings, job)
         self.futures.add(future)
+        self.attempts[future] = (future, settings, job, 1)
         return future
 
-    def lost(self, exc: Exception) -> Exception:
+    def completed(self, timeout: float) -> list[tuple[object, Any]]:
+        """As the base class, but a job whose worker was lost is submitted again (up to
+        ``ATTEMPTS`` in all) before it is reported lost: when a worker dies, Dask fails
+        every job assigned to it, and a job may be assigned to a busy worker and wait
+        there (the scheduler counts a worker's resources, not what it has free), so an
+        innocent job can share the death of the one that killed it. Only a job that is
+        lost every time is reported, with the reason."""
         from distributed.scheduler import KilledWorker
 
-        if isinstance(exc, KilledWorker):
-            return WorkerLost(f"its Dask worker was lost ({exc})")
-        return exc
+        answers = []
+        for future, value in super().completed(timeout):
+            assert isinstance(future, Future)
+            handle, settings, job, attempt = self.attempts.pop(future)
+            if isinstance(value, KilledWorker) and attempt < ATTEMPTS:
+                again = self.executor.submit(run_job, settings, job)
+                self.futures.add(again)
+                self.attempts[again] = (handle, settings, job, attempt + 1)
+                continue
+            if isinstance(value, KilledWorker):
+                value = WorkerLost(f"its Dask worker was lost, {attempt} times ({value})")
+            answers.append((handle, value))
+        return answers
+
+    def cancel(self, handle: object) -> None:
+        for future, (original, *_) in list(self.attempts.items()):
+            if original is handle:
+                del self.attempts[future]
+                super().cancel(future)
 
     def close(self) -> None:
         for future in self.futures:
