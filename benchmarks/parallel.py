@@ -10,18 +10,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-
-def _comparable(value: Any) -> Any:
-    if isinstance(value, dict):
-        dropped = ("seconds", "created", "executor", "replay")
-        return {k: _comparable(v) for k, v in value.items() if k not in dropped}
-    if isinstance(value, list):
-        return [_comparable(v) for v in value]
-    return value
+from trajcheck.compare import comparable
 
 
 def verify_jobs(
@@ -39,7 +31,7 @@ def verify_jobs(
             done = subprocess.run(command, capture_output=True, text=True)
             seconds = time.perf_counter() - started
             document = json.loads((out / "results.json").read_text())
-            documents.append(_comparable(document))
+            documents.append(comparable(document))
             rows.append(
                 {
                     "jobs": count,

@@ -24,6 +24,7 @@ import torch
 
 from tests.helpers import toy_claim, toy_measure, toy_property
 from trajcheck.cli import HASH_SEED, main
+from trajcheck.compare import comparable
 from trajcheck.core import Measurement, Mutant, Property, Result
 from trajcheck.discovery import Catalogue
 from trajcheck.driver import WorkerLost, run_entries
@@ -220,15 +221,7 @@ def _document(out: Path) -> dict[str, Any]:
     """results.json without what may differ between two equal runs: times, the date,
     the executor, and the replay commands (which name the folder)."""
 
-    def strip(value: Any) -> Any:
-        if isinstance(value, dict):
-            dropped = ("seconds", "created", "executor", "replay")
-            return {k: strip(v) for k, v in value.items() if k not in dropped}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    return strip(json.loads((out / "results.json").read_text()))  # type: ignore[no-any-return]
+    return comparable(json.loads((out / "results.json").read_text()))  # type: ignore[no-any-return]
 
 
 def _free_port() -> int:
