@@ -501,6 +501,13 @@ def sampler(program: Program) -> Sweep:
 
 
 def drawn_by(program: Program) -> dict[str, Any]:
-    """A property's ``instances`` and ``sweep`` from one program, as keyword arguments:
-    ``Property(claim, measure=..., dimension=..., **drawn_by(program))``."""
-    return {"instances": strategy(program), "sweep": sampler(program)}
+    """A property's ``instances``, ``sweep`` and ``admits`` (what replay checks a saved
+    instance against, ``properties/admission.py``) from one program, as keyword
+    arguments: ``Property(claim, measure=..., dimension=..., **drawn_by(program))``."""
+    from trajcheck_catalogue.properties.admission import admission
+
+    return {
+        "instances": strategy(program),
+        "sweep": sampler(program),
+        "admits": admission(program),
+    }

@@ -247,3 +247,45 @@ def test_the_rounding_check_survives_torch_func_hessians() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "fails"
+
+
+# a value seen only inside a batch --------------------------------------------------------
+
+
+def _batch_dependent(shift: float):  # type: ignore[no-untyped-def]
+    """A broken measure: true for a batch of one, but the first instance of every larger
+    batch gets lhs = rhs + ``shift`` (a reduction across the batch is the classic slip)."""
+
+    def measure(batch: Batch, constants: Mapping[str, float]) -> Measurement:
+        x = batch["x"]
+        lhs = x.clone()
+        if x.shape[0] > 1:
+            lhs[0] = x[0] + shift
+        return Measurement(lhs=lhs, rhs=x + 1)
+
+    return measure
+
+
+def test_a_violation_seen_only_in_a_batch_is_an_error_not_a_pass() -> None:
+    """It used to be re-measured alone under random rounding, found to hold there, and set
+    aside as rounding: verdict holds, exit 0, no violation counted."""
+    swept = sweep(_property(_batch_dependent(6.0)), None, CI, CPU, count=5000, seed=1)
+    assert swept.verdict == "error"
+    assert swept.error is not None
+    assert "does not reproduce alone" in swept.error and "batch of 1024" in swept.error
+    assert "lhs=" in swept.error and "instance {'x':" in swept.error
+
+
+def test_a_worst_margin_seen_only_in_a_batch_is_an_error() -> None:
+    """No violation, but the reported worst margin (lhs 0.9 of the way to rhs) belongs to
+    the batch, not to the instance: it must reproduce alone."""
+    swept = sweep(_property(_batch_dependent(0.9)), None, CI, CPU, count=5000, seed=1)
+    assert swept.verdict == "error"
+    assert "does not reproduce alone" in (swept.error or "")
+
+
+def test_an_honest_batch_reproduces_alone() -> None:
+    """The check costs a true claim nothing: the same measure without the slip holds,
+    its worst margin measured alone too."""
+    swept = sweep(_property(_batch_dependent(0.0)), None, CI, CPU, count=5000, seed=1)
+    assert (swept.verdict, swept.error) == ("holds", None)

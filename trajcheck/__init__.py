@@ -20,6 +20,7 @@ __all__ = [
     "Result",
     "Run",
     "RunDiff",
+    "RunNotWritten",
     "UsageError",
     "diff",
     "load",
@@ -33,6 +34,7 @@ _HOMES = {
     "Result": "trajcheck.core",
     "Run": "trajcheck.api",
     "UsageError": "trajcheck.api",
+    "RunNotWritten": "trajcheck.api",
     "load": "trajcheck.api",
     "verify": "trajcheck.api",
     "MalformedResults": "trajcheck.report.results",
@@ -41,7 +43,7 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
-    from trajcheck.api import Run, UsageError, load, verify
+    from trajcheck.api import Run, RunNotWritten, UsageError, load, verify
     from trajcheck.compare import RunDiff, diff
     from trajcheck.core import Claim, Property, Result
     from trajcheck.report.results import MalformedResults

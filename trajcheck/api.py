@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from trajcheck.driver import Executor
     from trajcheck.work import Unit
 
-__all__ = ["Run", "UsageError", "load", "verify"]
+__all__ = ["Run", "RunNotWritten", "UsageError", "load", "verify"]
 
 #: The largest number of worker processes: more than this on one machine is a typo.
 MAX_JOBS = 1024
@@ -53,6 +53,19 @@ MAX_SEED = 2**32 - 1
 
 class UsageError(ValueError):
     """A request refused before any work: one line that names the problem."""
+
+
+class RunNotWritten(OSError):
+    """The run was searched but its folder could not be written (a full disk): one line;
+    the folder keeps what it held, and nothing is left beside it (exit 1)."""
+
+
+def out_folder(out: str | Path) -> Path:
+    """A run's folder as asked for; an empty name is refused (``Path("")`` would be the
+    current folder, and a run there would replace it)."""
+    if str(out).strip() == "":
+        raise UsageError("--out '': the folder name is empty (write --out . for this folder)")
+    return Path(out)
 
 
 @dataclass(frozen=True)
@@ -205,7 +218,7 @@ def verify(
         seed=seed,
         device=device,
         modules=tuple(str(m) for m in modules),
-        out=Path(out) if out is not None else None,
+        out=out_folder(out) if out is not None else None,
         force=force,
         sweep=sweep,
         jobs=jobs,
@@ -328,7 +341,13 @@ def execute(request: Request, progress: Callable[[int], Hooks], *, console: bool
             )
             with deferred():  # from here on the run is written whole or not at all
                 if folder is not None:
-                    _commit(folder, document)
+                    try:
+                        _commit(folder, document)
+                    except OSError as exc:
+                        raise RunNotWritten(
+                            f"--out {folder.path}: the run could not be written "
+                            f"({exc.strerror or exc}); the folder keeps what it held"
+                        ) from None
                     written = True
                 if console:
                     settle()

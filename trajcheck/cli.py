@@ -145,6 +145,18 @@ def show(claim_id: str, modules: tuple[str, ...]) -> None:
         click.echo(f"{'models:' if i == 0 else '':<12} - {model} ({origin})")
 
 
+def _out_folder(out: str | None, profile: str) -> Path:
+    """--out as a folder: refused when empty, the default when not given."""
+    from trajcheck.api import out_folder
+
+    if out is None:
+        return _default_out(profile)
+    try:
+        return out_folder(out)
+    except UsageError as exc:
+        _fail(str(exc))
+
+
 def _default_out(profile: str) -> Path:
     """reports/DATE-PROFILE, with a number added when a run has that name already (or is
     writing to it now)."""
@@ -181,7 +193,9 @@ def _default_out(profile: str) -> Path:
 @MODULE_OPTION
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    # a str, not a Path: Path("") is ".", and an empty --out must be refused, not taken
+    # for the current folder
+    type=click.Path(),
     default=None,
     help="Report folder [reports/DATE-PROFILE].",
 )
@@ -212,13 +226,13 @@ def verify(
     seed: int | None,
     sweep: int | None,
     modules: tuple[str, ...],
-    out: Path | None,
+    out: str | None,
     force: bool,
     jobs: int | None,
     scheduler: str | None,
 ) -> None:
     """Search claims for violations and write results.json, report.md and report.html."""
-    from trajcheck.api import Request, execute
+    from trajcheck.api import Request, RunNotWritten, execute
 
     if scheduler is not None and scheduler != "local" and jobs is not None:
         _fail("--jobs with --scheduler ADDRESS: the cluster's workers set the parallelism")
@@ -232,7 +246,7 @@ def verify(
         seed=seed,
         device=device,
         modules=modules,
-        out=out if out is not None else _default_out(profile),
+        out=_out_folder(out, profile),
         force=force,
         sweep=sweep,
         jobs=jobs,
@@ -242,6 +256,9 @@ def verify(
         run = execute(request, shown, console=_console[0])
     except UsageError as exc:
         _fail(str(exc))
+    except RunNotWritten as exc:
+        click.echo(f"trajcheck: error: {exc}", err=True)
+        sys.exit(1)
     assert run.results is not None and request.out is not None
     _print_verdicts(run.results, request.out)
     sys.exit(0 if run.as_expected else 1)

@@ -338,6 +338,11 @@ class Property:
     #: model whose every instance is a training run: re-running it costs seconds, and its
     #: violations are far from rounding (a cosine of 0.7 against 0.99).
     rounding_check: bool = True
+    #: Why a saved instance (a counterexample file) could not have been drawn under a
+    #: profile, in words, or None when it could: what ``trajcheck replay`` checks before
+    #: it measures. ``drawn_by(program)`` reads it off the program; without one, replay
+    #: checks only that the parameters are finite numbers.
+    admits: Callable[[Params, Profile], str | None] | None = None
 
 
 @dataclass

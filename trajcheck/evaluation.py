@@ -332,6 +332,42 @@ EXACT_OPERATIONS = frozenset(
 )
 
 
+def rounding_spread(
+    prop: Property,
+    params: Params,
+    constants: Mapping[str, float],
+    device: torch.device,
+    reference: float,
+    dtype: torch.dtype = DTYPE,
+    *,
+    enough: float = math.inf,
+) -> float:
+    """How far random rounding moves an instance's tolerated margin from ``reference``:
+    the largest move over ROUNDING_TRIALS re-measurements under :class:`RandomRounding`
+    (stopping early once one moves by ``enough``).
+
+    The trials are seeded by the instance, so the answer is the same every time
+    (Hypothesis's shrinker needs a deterministic predicate)."""
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).digest()
+    generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+    batch = to_batch(params, device, dtype)
+    spread = 0.0
+    for _ in range(ROUNDING_TRIALS):
+        try:
+            # only the measure is rounded at random: the margin's own arithmetic (and its
+            # finiteness test, x - x == 0) must stay exact
+            with default_dtype(dtype), RandomRounding(generator):
+                measured = prop.measure(dict(batch), constants)
+            again = check(measured, 1, dtype, identity=prop.claim.kind == "identity")
+        except Exception:  # a computation that random rounding breaks says nothing either way
+            continue
+        if bool(again.finite[0]):
+            spread = max(spread, abs(again.evaluation(0).tolerated - reference))
+            if spread >= enough:
+                break
+    return spread
+
+
 def decided_by_rounding(
     prop: Property,
     params: Params,
@@ -346,32 +382,69 @@ def decided_by_rounding(
     (a scale that cancels exactly along with the sides, or no scale where the measure
     subtracts large terms), a violation can be rounding alone. torch has no type wider
     than float64 to recompute in, so the instance is measured again ROUNDING_TRIALS times
-    under random rounding (:class:`RandomRounding`), and the violation is rounding when
+    under random rounding (:func:`rounding_spread`), and the violation is rounding when
     one of those measurements moves the tolerated margin by as much as the margin lies
     past the threshold -rtol. A real violation lies far past it compared with what
     rounding moves; one made of rounding moves by about as much as it is.
 
-    The trials are seeded by the instance, so the answer is the same every time
-    (Hypothesis's shrinker needs a deterministic predicate). A census (each instance an
-    experiment, a violation a matter of statistics) and a property that opts out
-    (``Property.rounding_check``: a training run per instance) are not checked.
+    ``found`` must be the instance measured alone (a batch of one, as here): a value
+    seen only inside a batch is checked first by :func:`measured_alone`. A census (each
+    instance an experiment, a violation a matter of statistics) and a property that opts
+    out (``Property.rounding_check``: a training run per instance) are not checked.
     """
     if prop.census or not prop.rounding_check:
         return False
     past = abs(found.tolerated + prop.claim.rtol)
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).digest()
-    generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
-    batch = to_batch(params, device, dtype)
-    for _ in range(ROUNDING_TRIALS):
-        try:
-            # only the measure is rounded at random: the margin's own arithmetic (and its
-            # finiteness test, x - x == 0) must stay exact
-            with default_dtype(dtype), RandomRounding(generator):
-                measured = prop.measure(dict(batch), constants)
-            again = check(measured, 1, dtype, identity=prop.claim.kind == "identity")
-        except Exception:  # a computation that random rounding breaks says nothing either way
-            continue
-        moved = abs(again.evaluation(0).tolerated - found.tolerated)
-        if bool(again.finite[0]) and moved >= past:
-            return True
-    return False
+    spread = rounding_spread(prop, params, constants, device, found.tolerated, dtype, enough=past)
+    return spread >= past
+
+
+#: Two measurements of one instance that differ by no more than this (relative, in the
+#: tolerated margin) are the same value: a batched kernel may sum in another order than
+#: the kernel for one instance, a few ulps of the sides.
+SAME_VALUE = 64 * float(np.finfo(np.float64).eps)
+
+
+class BatchDependent(MeasureError):
+    """A measure gave an instance a value inside a batch that it does not give the same
+    instance alone, by more than random rounding moves it: the measure mixes instances
+    (a broadcast or a reduction across the batch), and nothing it says can be trusted."""
+
+
+def measured_alone(
+    prop: Property,
+    params: Params,
+    constants: Mapping[str, float],
+    device: torch.device,
+    in_batch: Evaluation,
+    batch_size: int,
+    dtype: torch.dtype = DTYPE,
+) -> Evaluation:
+    """The instance measured alone, when that reproduces ``in_batch`` (its measurement
+    inside a batch of ``batch_size``); :class:`BatchDependent` when it does not.
+
+    Reproduced means: the two tolerated margins differ by at most SAME_VALUE, or by no
+    more than twice what random rounding moves the instance's margin (:func:`rounding_spread`).
+    Rounding is only what random rounding reproduces; anything beyond it is a measure
+    whose value depends on the batch it sits in, an ``error``, never a pass.
+    """
+    alone = evaluate(prop, params, constants, device, dtype)
+    if alone.finite and in_batch.finite:
+        gap = abs(alone.tolerated - in_batch.tolerated)
+        if gap <= SAME_VALUE:
+            return alone
+        if prop.rounding_check and not prop.census:
+            spread = rounding_spread(
+                prop, params, constants, device, alone.tolerated, dtype, enough=gap / 2
+            )
+            if gap <= 2 * spread:
+                return alone
+    elif alone.finite == in_batch.finite:
+        return alone  # non-finite both ways: the caller reports it as it is
+    raise BatchDependent(
+        f"the measure does not reproduce alone what it gave in a batch of {batch_size}: "
+        f"in the batch lhs={in_batch.lhs!r}, rhs={in_batch.rhs!r} (margin "
+        f"{in_batch.tolerated:+.3e}), alone lhs={alone.lhs!r}, rhs={alone.rhs!r} (margin "
+        f"{alone.tolerated:+.3e}), beyond what random rounding moves it; a measure must "
+        f"not mix the instances of a batch (instance {params!r})"
+    )

@@ -9,13 +9,14 @@ profile's profile before it is measured (a K of 10^9 would run for days).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from trajcheck.core import Claim, Mutant, Params, Property
+from trajcheck.core import Claim, Mutant, Params, Profile, Property
 from trajcheck.discovery import discover
 from trajcheck.evaluation import Evaluation, decided_by_rounding, evaluate
 from trajcheck.profiles import PROFILES
@@ -37,7 +38,13 @@ class Replay:
 
     @property
     def violated(self) -> bool:
-        return self.evaluation.violates(self.claim.rtol) and not self.rounding
+        """Violated beyond rounding; never where a side is not finite (a margin of -inf
+        is no evidence, and the search calls such an instance an error)."""
+        return (
+            self.evaluation.finite
+            and self.evaluation.violates(self.claim.rtol)
+            and not self.rounding
+        )
 
 
 def read_counterexample(path: Path) -> dict[str, Any]:
@@ -49,6 +56,36 @@ def read_counterexample(path: Path) -> dict[str, Any]:
     if found is not None:
         raise MalformedCounterexample(f"{path}: not a trajcheck counterexample ({found})")
     return document
+
+
+def largest_profile() -> Profile:
+    return max(PROFILES.values(), key=lambda p: (p.max_dimension, p.max_steps))
+
+
+def check_assumptions(prop: Property, params: Params, where: str) -> None:
+    """Refuse an instance the property's program could not have drawn under the largest
+    profile (``Property.admits``: types, ranges of its choices, invariants such as an
+    orthogonal rotation or a positive step); without a program, one whose parameters are
+    not finite numbers."""
+    if prop.admits is not None:
+        why = prop.admits(params, largest_profile())
+    else:
+        why = next(
+            (f"{key} is not a finite number or array of them" for key, value in params.items()
+             if not _finite_numbers(value)),
+            None,
+        )  # fmt: skip
+    if why is not None:
+        raise MalformedCounterexample(
+            f"{where}: not an instance {prop.claim.id} could have drawn ({why}); replay "
+            "does not measure it"
+        )
+
+
+def _finite_numbers(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_finite_numbers(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_size(prop: Property, params: Params, where: str) -> None:
@@ -94,6 +131,7 @@ def replay(path: Path, device: torch.device, modules: list[Path] | None = None) 
             )
         mutant = matches[0]
     params = document["params"]
+    check_assumptions(prop, params, str(path))
     check_size(prop, params, str(path))
     constants = claim.constants_for(mutant)
     try:

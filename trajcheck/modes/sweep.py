@@ -27,9 +27,11 @@ from trajcheck.core import Counterexample, Mutant, Outcome, Params, Profile, Pro
 from trajcheck.evaluation import (
     SUBNORMAL_SIDE,
     BatchMargins,
+    Evaluation,
     MeasureError,
     decided_by_rounding,
     measure_batch,
+    measured_alone,
 )
 from trajcheck.interrupts import checkpoint
 from trajcheck.tracking import (
@@ -77,15 +79,26 @@ def _violation(
     constants: Mapping[str, float],
     device: torch.device,
 ) -> tuple[Counterexample | None, int]:
-    """The first violation of the batch that is more than rounding, and how many were not."""
+    """The first violation of the batch that is more than rounding, and how many were not.
+
+    Each candidate is measured again alone first (:func:`measured_alone`): what a
+    counterexample reports, and what replay will measure, is the instance alone, and a
+    violation that exists only inside the batch is a broken measure (``BatchDependent``,
+    raised on), never rounding."""
     rtol = prop.claim.rtol
     order = torch.argsort(worst_tolerated)
     rejected = 0
+    size = measured.size
     for index in order[:CONFIRMATIONS].tolist():
         if not float(worst_tolerated[index]) < -rtol:
             break
-        params, evaluation = instance(batch, index), measured.evaluation(index)
-        if decided_by_rounding(prop, params, constants, device, evaluation):
+        params = instance(batch, index)
+        evaluation = measured_alone(
+            prop, params, constants, device, measured.evaluation(index), size
+        )
+        if not evaluation.violates(rtol) or decided_by_rounding(
+            prop, params, constants, device, evaluation
+        ):
             rejected += 1
             continue
         return (
@@ -126,6 +139,8 @@ class BatchSummary:
             (~measured.finite).sum().reshape(1).to(torch.float64),
             violates.sum().reshape(1).to(torch.float64),
             candidates.index_select(0, best).to(torch.float64),
+            measured.at_worst(measured.lhs).index_select(0, best).to(torch.float64),
+            measured.at_worst(measured.rhs).index_select(0, best).to(torch.float64),
         ]
         self.shapes = {key: value.shape[1:] for key, value in batch.items()}
         self.integer = {key: not value.is_floating_point() for key, value in batch.items()}
@@ -140,7 +155,8 @@ class BatchSummary:
             ]
         values = torch.cat(pieces).cpu().tolist()  # the one synchronisation
         self.nonfinite, self.violations, self.best = int(values[0]), int(values[1]), values[2]
-        position = 3
+        self.best_sides = (values[3], values[4])
+        position = 5
         self.params: Params = {}
         for key, shape in self.shapes.items():
             size = math.prod(shape)
@@ -175,6 +191,8 @@ def sweep(
         generator.seed()
     started = time.perf_counter()
     worst_margin, worst_params, worst_notes = math.inf, None, {}
+    worst_sides = (math.nan, math.nan)  # lhs and rhs of the worst instance, in its batch
+    worst_batch = 0  # the size of the batch it was measured in
     identity = claim.kind == "identity"
     histogram = MarginHistogram(identity=identity)
     counts = torch.zeros(histogram.counts.size + 1, dtype=torch.float64, device=device)
@@ -222,9 +240,14 @@ def sweep(
                 domain.extend(name, low, high)
         violating += summary.violations
         if summary.violations and violation is None:
-            violation, rejected = _violation(
-                prop, batch, measured, worst_tolerated, constants, device
-            )
+            try:
+                violation, rejected = _violation(
+                    prop, batch, measured, worst_tolerated, constants, device
+                )
+            except MeasureError as broken:
+                return _outcome(
+                    "error", done + size, started, error=f"{broken} (model {prop.model})"
+                )
             rounding_only += rejected
         if summary.violations and violation is not None:
             # once the claim is refuted, its violations count, and the worst is the margin
@@ -233,12 +256,26 @@ def sweep(
             if float(worst_tolerated[index]) < worst_margin:
                 worst_margin, worst_params = float(worst_tolerated[index]), instance(batch, index)
                 worst_notes = {k: float(v[index]) for k, v in measured.notes.items()}
+                worst_sides = (float(measured.at_worst(measured.lhs)[index]),
+                               float(measured.at_worst(measured.rhs)[index]))  # fmt: skip
+                worst_batch = size
         counts += histogram_counts(worst_tolerated, telling, identity)
         if summary.best < worst_margin:
             worst_margin, worst_params, worst_notes = (
                 summary.best, summary.params, summary.best_notes,
             )  # fmt: skip
+            worst_sides, worst_batch = summary.best_sides, size
         done += size
+    if worst_params is not None and worst_batch > 1:
+        # the worst margin reported must be the instance's own, not an artefact of its batch
+        seen = Evaluation(
+            lhs=worst_sides[0], rhs=worst_sides[1], margin=math.nan, tolerated=worst_margin,
+            part=None, notes=worst_notes, finite=True,
+        )  # fmt: skip
+        try:
+            measured_alone(prop, worst_params, constants, device, seen, worst_batch)
+        except MeasureError as broken:
+            return _outcome("error", done, started, error=f"{broken} (model {prop.model})")
     histogram.add_counts(counts.cpu().numpy())
     outcome = _outcome("fails" if violation else "holds", done, started)
     outcome.worst_margin = None if math.isinf(worst_margin) else worst_margin

@@ -54,14 +54,27 @@ def _warn(message: str) -> None:
 # Locking ---------------------------------------------------------------------------------
 
 
+#: The lock inside a folder whose parent cannot take one (a volume under a read-only root).
+INNER_LOCK = ".trajcheck.lock"
+
+
 def _lock_path(folder: Path) -> Path:
+    """Beside the folder, so that it outlives the swap; inside it where the parent cannot
+    be written (such a folder is written in place, never swapped)."""
+    if folder.is_dir() and not os.access(folder.parent, os.W_OK):
+        return folder / INNER_LOCK
     return folder.parent / f".{folder.name}.lock"
 
 
 def _acquire(path: Path, folder: Path) -> int:
     """An exclusive flock on ``path``; FolderProblem when another process holds it."""
     while True:
-        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise FolderProblem(
+                f"--out {folder}: cannot make its lock {path} ({exc.strerror})"
+            ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -119,7 +132,8 @@ def is_locked(folder: Path) -> bool:
 
 def _relative_files(folder: Path) -> set[str]:
     return {str(path.relative_to(folder)) for path in folder.rglob("*") if not path.is_dir()} - {
-        MANIFEST
+        MANIFEST,
+        INNER_LOCK,
     }
 
 
@@ -174,6 +188,9 @@ class RunFolder:
     lock: int
     created: list[Path] = field(default_factory=list)  # ancestors this run made
     foreign: set[str] = field(default_factory=set)  # files to carry over untouched
+    #: the folder cannot be renamed (a mount point, a parent that cannot be written): the
+    #: run is written into it file by file, results.json last, each file whole
+    in_place: bool = False
 
     def release(self, *, keep_created: bool) -> None:
         """Drop the lock; unless the run was written, remove the folders it created."""
@@ -203,17 +220,42 @@ def _missing_ancestors(folder: Path) -> tuple[Path, list[Path]]:
     return current, list(reversed(missing))
 
 
-def _check_writable(parent: Path, folder: Path) -> None:
+def _probe(where: Path, folder: Path, make_folder: bool) -> None:
+    """Do, on a scratch entry in ``where``, what a commit will do there: create it,
+    rename it, remove it. FolderProblem (one line) when the filesystem refuses."""
+    prefix = f".{folder.name}.probe."
+    made: Path | None = None
     try:
-        handle, probe = tempfile.mkstemp(prefix=f".{folder.name}.probe.", dir=parent)
+        if make_folder:
+            made = Path(tempfile.mkdtemp(prefix=prefix, dir=where))
+        else:
+            handle, name = tempfile.mkstemp(prefix=prefix, dir=where)
+            os.close(handle)
+            made = Path(name)
+        renamed = made.with_name(made.name + ".renamed")
+        os.rename(made, renamed)
+        made = renamed
     except OSError as exc:
-        raise FolderProblem(f"--out {folder}: cannot write in {parent} ({exc.strerror})") from None
-    os.close(handle)
-    os.unlink(probe)
+        raise FolderProblem(f"--out {folder}: cannot write in {where} ({exc.strerror})") from None
+    finally:
+        if made is not None:
+            with contextlib.suppress(OSError):
+                made.rmdir() if make_folder else made.unlink()
+
+
+def _check_writable(parent: Path, folder: Path) -> bool:
+    """Probe the operations the commit will use, before any search; whether the run must
+    be written in place (the folder itself cannot be exchanged: a mount point, such as a
+    container's volume, or a parent the run may not change)."""
+    if folder.is_dir() and (os.path.ismount(folder) or not os.access(parent, os.W_OK)):
+        _probe(folder, folder, make_folder=False)
+        return True
+    _probe(parent, folder, make_folder=True)
+    return False
 
 
 def _recover(folder: Path) -> None:
-    """Put back or remove what a run killed on the way left beside ``folder``."""
+    """Put back or tidy away what a run killed on the way left beside ``folder``."""
     parent = folder.parent
     old = sorted(parent.glob(f".{folder.name}.old.*"))
     new = sorted(parent.glob(f".{folder.name}.new.*"))
@@ -222,8 +264,59 @@ def _recover(folder: Path) -> None:
         _warn(f"restored {folder} from {old[0].name}, left by a run killed while replacing it")
         old = old[1:]
     for leftover in [*old, *new]:
-        shutil.rmtree(leftover, ignore_errors=True)
+        _retire(leftover, folder)
         _warn(f"removed {leftover}, left by a run killed while writing {folder}")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    """The same data: one inode (a hard link), or equal bytes (a copy)."""
+    try:
+        a, b = first.stat(), second.stat()
+        if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
+            return True
+        return a.st_size == b.st_size and first.read_bytes() == second.read_bytes()
+    except OSError:
+        return False
+
+
+def _retire(retired: Path, folder: Path) -> None:
+    """Empty a folder that stopped being the run's (the one swapped out, or a leftover)
+    of what runs wrote, and nothing else: a file that no run wrote (one a user saved into
+    the folder while the run searched, after the check of its contents) moves into
+    ``folder``; where a run's file took its name there, the retired folder stays under a
+    visible name. A run removes only the files its manifest, or an older run's, lists."""
+    owned = run_files(retired) or set()
+    moved: list[str] = []
+    clashes: list[str] = []
+    files = sorted(p for p in retired.rglob("*") if p.is_file() or p.is_symlink())
+    for path in files:
+        name = str(path.relative_to(retired))
+        target = folder / name
+        if name == MANIFEST or name in owned or _same_file(path, target):
+            path.unlink()
+        elif folder.is_dir() and not os.path.lexists(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(path, target)
+            moved.append(name)
+        else:
+            clashes.append(name)
+    for sub in sorted((p for p in retired.rglob("*") if p.is_dir()), reverse=True):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    try:
+        retired.rmdir()
+    except OSError:  # something is still in it: a clash, or a file saved this instant
+        kept = retired.with_name(f"{folder.name}.kept-{os.getpid()}-{retired.name[-8:]}")
+        with contextlib.suppress(OSError):
+            os.rename(retired, kept)
+            retired = kept
+        _warn(
+            f"kept {retired}: it holds files that no run wrote, saved into {folder} during "
+            f"the run ({', '.join(clashes[:3]) or 'written just now'})"
+        )
+    if moved:
+        shown = ", ".join(moved[:3]) + (", ..." if len(moved) > 3 else "")
+        _warn(f"kept {len(moved)} file(s) saved into {folder} during the run: {shown}")
 
 
 def prepare(out: Path | str, *, force: bool, will_write: Iterable[str] = ()) -> RunFolder:
@@ -247,7 +340,7 @@ def prepare(out: Path | str, *, force: bool, will_write: Iterable[str] = ()) -> 
         for ancestor in missing:
             ancestor.mkdir()
             created.append(ancestor)
-        _check_writable(folder.parent, folder)
+        in_place = _check_writable(folder.parent, folder)
     except (OSError, FolderProblem) as exc:
         _remove_empty(created)
         if isinstance(exc, FolderProblem):
@@ -260,7 +353,7 @@ def prepare(out: Path | str, *, force: bool, will_write: Iterable[str] = ()) -> 
     except BaseException:
         _remove_empty(created)
         raise
-    prepared = RunFolder(folder, lock, created)
+    prepared = RunFolder(folder, lock, created, in_place=in_place)
     try:
         _recover(folder)
         _check_contents(prepared, force, set(will_write))
@@ -320,11 +413,11 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(second))
 
 
-def _stage(prepared: RunFolder, files: Mapping[str, str]) -> Path:
-    """A complete copy of the folder-to-be: the run's files, its manifest, and hard links
-    to the foreign files (the folder's own files stay where they are until the swap)."""
+def _stage(prepared: RunFolder, staging: Path, files: Mapping[str, str]) -> None:
+    """Fill ``staging`` with a complete copy of the folder-to-be: the run's files, its
+    manifest, and hard links to the foreign files (the folder's own files stay where they
+    are until the swap)."""
     folder = prepared.path
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new.", dir=folder.parent))
     os.chmod(staging, _folder_mode(folder))  # mkdtemp makes it private (0700)
     for name, text in files.items():
         target = staging / name
@@ -335,11 +428,12 @@ def _stage(prepared: RunFolder, files: Mapping[str, str]) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(folder / name, target)
+        except FileNotFoundError:  # the user took it away during the run
+            continue
         except OSError:
             shutil.copy2(folder / name, target)
     manifest = {"format": 1, "files": sorted(files)}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    return staging
 
 
 def _folder_mode(folder: Path) -> int:
@@ -356,13 +450,18 @@ def commit(prepared: RunFolder, files: Mapping[str, str]) -> None:
     """Make ``files`` (relative path -> text) the folder's run, all at once.
 
     The last check for an interrupt comes just before the swap; the swap itself is not
-    interrupted (an interrupt then is recorded and the run completes).
+    interrupted (an interrupt then is recorded and the run completes). A failure (a full
+    disk) raises OSError with the folder as it was and no staging folder left behind.
     """
+    if prepared.in_place:
+        _write_in_place(prepared, files)
+        return
     folder = prepared.path
-    staging: Path | None = None
+    # made here, so that whatever fails while it is filled, the finally removes it
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.new.", dir=folder.parent))
     swapped = False
     try:
-        staging = _stage(prepared, files)
+        _stage(prepared, staging, files)
         with deferred():
             checkpoint()
             if not folder.exists():
@@ -380,10 +479,31 @@ def commit(prepared: RunFolder, files: Mapping[str, str]) -> None:
                     os.rename(retired, folder)
                     raise
                 swapped = True
-        shutil.rmtree(retired, ignore_errors=True)
+        _retire(retired, folder)
     finally:
-        if not swapped and staging is not None:
+        if not swapped:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_in_place(prepared: RunFolder, files: Mapping[str, str]) -> None:
+    """The run written into a folder that cannot be swapped: each file whole (temporary
+    file and rename inside the folder), results.json and the manifest last, so that
+    results.json is always one run's, whole; then the earlier run's files that this one
+    did not write again are removed (only those: a run removes what runs wrote)."""
+    folder = prepared.path
+    earlier = run_files(folder) or set()
+    last = [RESULTS] if RESULTS in files else []
+    for name in [*(n for n in files if n not in last), *last]:
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(target, files[name])
+    manifest = {"format": 1, "files": sorted(files)}
+    write_text_atomically(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    for name in sorted(earlier - set(files)):
+        with contextlib.suppress(OSError):
+            (folder / name).unlink()
+    with contextlib.suppress(OSError):
+        (folder / COUNTEREXAMPLES).rmdir()  # only when empty
 
 
 def record_files(folder: Path, files: Iterable[str]) -> None:
@@ -394,10 +514,23 @@ def record_files(folder: Path, files: Iterable[str]) -> None:
     write_text_atomically(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
+def _file_mode() -> int:
+    """What open() gives a new file under the process's umask (mkstemp's is 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_text_atomically(path: Path, text: str) -> None:
-    """Replace one file whole (temporary file beside it, then rename)."""
+    """Replace one file whole (temporary file beside it, then rename), with the mode a
+    plain write would give it: the one it has, or the umask's for a new file."""
     handle, staged = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = _file_mode()
+        os.fchmod(handle, mode)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
         os.replace(staged, path)

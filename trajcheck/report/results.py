@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import platform
+import shlex
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -76,7 +77,10 @@ def build_results(
         for identifier, searched in searches:
             if searched["counterexample"] is not None and out is not None:
                 path = out / COUNTEREXAMPLES / counterexample_name(identifier)
-                searched["counterexample"]["replay"] = f"trajcheck replay {path}"
+                # quoted, so that it pastes into a shell whatever the folder's name
+                searched["counterexample"]["replay"] = shlex.join(
+                    ["trajcheck", "replay", str(path)]
+                )
         claims.append(entry)
     return {
         "version": version("trajcheck"),

@@ -10,6 +10,9 @@ validate FILE...`` or ``check-jsonschema --schemafile``, or in Python with :func
 from __future__ import annotations
 
 import json
+import math
+import os
+import stat
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
@@ -70,12 +73,61 @@ class UnreadableJSON(ValueError):
     pass
 
 
+def _refuse_constant(name: str) -> Any:
+    raise UnreadableJSON(f"unreadable JSON (holds {name}, not a finite number)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as inf
+        raise UnreadableJSON(f"unreadable JSON (holds {text}, beyond float64's range)")
+    return value
+
+
+#: Digits of the largest integer a trajcheck file may hold: float64's range (a larger one
+#: reads as an int that every later float() of it overflows).
+MAX_DIGITS = 309
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise UnreadableJSON(
+            f"unreadable JSON (holds an integer of {len(text.lstrip('-')):,} digits, beyond "
+            "float64's range)"
+        )
+    return int(text)
+
+
 def read_document(path: Path) -> Any:
-    """A JSON file's content; every way of failing (missing, unreadable, not JSON, nested
-    beyond the parser's depth) becomes one UnreadableJSON line."""
+    """A JSON file's content; every way of failing becomes one UnreadableJSON line:
+    missing, unreadable, not a regular file (a FIFO would block the read forever), not
+    JSON, nested beyond the parser's depth, a number that is not finite (NaN, Infinity,
+    -Infinity, which Python's json accepts, or 1e999) or an integer beyond Python's
+    4,300-digit conversion limit. No reader of trajcheck's files takes them as numbers."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnreadableJSON(f"unreadable JSON ({exc})") from exc
+        # O_NONBLOCK: opening a FIFO with no writer must not wait for one
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise UnreadableJSON(f"unreadable ({exc.strerror})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise UnreadableJSON("not a regular file")
+        os.set_blocking(handle, True)
+        with os.fdopen(handle, "rb", closefd=False) as stream:
+            text = stream.read().decode("utf-8")
+    except OSError as exc:
+        raise UnreadableJSON(f"unreadable ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise UnreadableJSON(f"unreadable JSON ({exc})") from None
+    finally:
+        os.close(handle)
+    try:
+        return json.loads(
+            text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int
+        )
+    except UnreadableJSON:
+        raise
     except RecursionError:
         raise UnreadableJSON("unreadable JSON (nested too deeply)") from None
+    except ValueError as exc:  # JSONDecodeError, and int() past its digit limit
+        raise UnreadableJSON(f"unreadable JSON ({exc})") from None
