@@ -419,6 +419,10 @@ def _stage(prepared: RunFolder, staging: Path, files: Mapping[str, str]) -> None
     are until the swap)."""
     folder = prepared.path
     os.chmod(staging, _folder_mode(folder))  # mkdtemp makes it private (0700)
+    # the manifest first: a staging folder left by a kill lists what it holds, so that the
+    # next run removes exactly those files (``_retire``) and nothing else
+    manifest = {"format": 1, "files": sorted(files)}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     for name, text in files.items():
         target = staging / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -432,8 +436,6 @@ def _stage(prepared: RunFolder, staging: Path, files: Mapping[str, str]) -> None
             continue
         except OSError:
             shutil.copy2(folder / name, target)
-    manifest = {"format": 1, "files": sorted(files)}
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def _folder_mode(folder: Path) -> int:
