@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from trajcheck.core import Batch, Params, Profile
+from trajcheck_catalogue.models.norms import norm
 from trajcheck_catalogue.properties.draws import BatchDraws, Bound
 
 #: Relative tolerance of the matrix invariants: the programs build them to rounding
@@ -157,7 +158,8 @@ def _invariants() -> dict[str, Callable[[np.ndarray], np.ndarray]]:
     def unit_rows(v: np.ndarray) -> np.ndarray:
         if v.ndim < 2:
             return np.zeros(v.shape[0], bool)
-        return np.abs(flat(np.linalg.norm(v, axis=-1) - 1)).max(axis=1) <= MATRIX_TOLERANCE
+        lengths = norm(torch.from_numpy(v)).numpy()
+        return np.abs(flat(lengths - 1)).max(axis=1) <= MATRIX_TOLERANCE
 
     def every(test: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
         def each_instance(v: np.ndarray) -> np.ndarray:

@@ -276,16 +276,7 @@ def test_a_violation_seen_only_in_a_batch_is_an_error_not_a_pass() -> None:
     assert "lhs=" in swept.error and "instance {'x':" in swept.error
 
 
-def test_a_worst_margin_seen_only_in_a_batch_is_an_error() -> None:
-    """No violation, but the reported worst margin (lhs 0.9 of the way to rhs) belongs to
-    the batch, not to the instance: it must reproduce alone."""
-    swept = sweep(_property(_batch_dependent(0.9)), None, CI, CPU, count=5000, seed=1)
-    assert swept.verdict == "error"
-    assert "does not reproduce alone" in (swept.error or "")
-
-
 def test_an_honest_batch_reproduces_alone() -> None:
-    """The check costs a true claim nothing: the same measure without the slip holds,
-    its worst margin measured alone too."""
+    """The check costs a true claim nothing: the same measure without the slip holds."""
     swept = sweep(_property(_batch_dependent(0.0)), None, CI, CPU, count=5000, seed=1)
     assert (swept.verdict, swept.error) == ("holds", None)

@@ -131,8 +131,8 @@ def replay(path: Path, device: torch.device, modules: list[Path] | None = None) 
             )
         mutant = matches[0]
     params = document["params"]
-    check_assumptions(prop, params, str(path))
     check_size(prop, params, str(path))
+    check_assumptions(prop, params, str(path))
     constants = claim.constants_for(mutant)
     try:
         evaluation = evaluate(prop, params, constants, device)

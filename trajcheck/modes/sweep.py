@@ -27,7 +27,6 @@ from trajcheck.core import Counterexample, Mutant, Outcome, Params, Profile, Pro
 from trajcheck.evaluation import (
     SUBNORMAL_SIDE,
     BatchMargins,
-    Evaluation,
     MeasureError,
     decided_by_rounding,
     measure_batch,
@@ -139,8 +138,6 @@ class BatchSummary:
             (~measured.finite).sum().reshape(1).to(torch.float64),
             violates.sum().reshape(1).to(torch.float64),
             candidates.index_select(0, best).to(torch.float64),
-            measured.at_worst(measured.lhs).index_select(0, best).to(torch.float64),
-            measured.at_worst(measured.rhs).index_select(0, best).to(torch.float64),
         ]
         self.shapes = {key: value.shape[1:] for key, value in batch.items()}
         self.integer = {key: not value.is_floating_point() for key, value in batch.items()}
@@ -155,8 +152,7 @@ class BatchSummary:
             ]
         values = torch.cat(pieces).cpu().tolist()  # the one synchronisation
         self.nonfinite, self.violations, self.best = int(values[0]), int(values[1]), values[2]
-        self.best_sides = (values[3], values[4])
-        position = 5
+        position = 3
         self.params: Params = {}
         for key, shape in self.shapes.items():
             size = math.prod(shape)
@@ -191,8 +187,6 @@ def sweep(
         generator.seed()
     started = time.perf_counter()
     worst_margin, worst_params, worst_notes = math.inf, None, {}
-    worst_sides = (math.nan, math.nan)  # lhs and rhs of the worst instance, in its batch
-    worst_batch = 0  # the size of the batch it was measured in
     identity = claim.kind == "identity"
     histogram = MarginHistogram(identity=identity)
     counts = torch.zeros(histogram.counts.size + 1, dtype=torch.float64, device=device)
@@ -256,26 +250,12 @@ def sweep(
             if float(worst_tolerated[index]) < worst_margin:
                 worst_margin, worst_params = float(worst_tolerated[index]), instance(batch, index)
                 worst_notes = {k: float(v[index]) for k, v in measured.notes.items()}
-                worst_sides = (float(measured.at_worst(measured.lhs)[index]),
-                               float(measured.at_worst(measured.rhs)[index]))  # fmt: skip
-                worst_batch = size
         counts += histogram_counts(worst_tolerated, telling, identity)
         if summary.best < worst_margin:
             worst_margin, worst_params, worst_notes = (
                 summary.best, summary.params, summary.best_notes,
             )  # fmt: skip
-            worst_sides, worst_batch = summary.best_sides, size
         done += size
-    if worst_params is not None and worst_batch > 1:
-        # the worst margin reported must be the instance's own, not an artefact of its batch
-        seen = Evaluation(
-            lhs=worst_sides[0], rhs=worst_sides[1], margin=math.nan, tolerated=worst_margin,
-            part=None, notes=worst_notes, finite=True,
-        )  # fmt: skip
-        try:
-            measured_alone(prop, worst_params, constants, device, seen, worst_batch)
-        except MeasureError as broken:
-            return _outcome("error", done, started, error=f"{broken} (model {prop.model})")
     histogram.add_counts(counts.cpu().numpy())
     outcome = _outcome("fails" if violation else "holds", done, started)
     outcome.worst_margin = None if math.isinf(worst_margin) else worst_margin
