@@ -108,15 +108,15 @@ def read_document(path: Path) -> Any:
         # O_NONBLOCK: opening a FIFO with no writer must not wait for one
         handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
-        raise UnreadableJSON(f"unreadable ({exc.strerror})") from None
+        raise UnreadableJSON(f"unreadable JSON ({exc})") from None
     try:
         if not stat.S_ISREG(os.fstat(handle).st_mode):
-            raise UnreadableJSON("not a regular file")
+            raise UnreadableJSON("unreadable JSON (not a regular file)")
         os.set_blocking(handle, True)
         with os.fdopen(handle, "rb", closefd=False) as stream:
             text = stream.read().decode("utf-8")
     except OSError as exc:
-        raise UnreadableJSON(f"unreadable ({exc.strerror})") from None
+        raise UnreadableJSON(f"unreadable JSON ({exc})") from None
     except UnicodeDecodeError as exc:
         raise UnreadableJSON(f"unreadable JSON ({exc})") from None
     finally:
